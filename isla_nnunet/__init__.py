@@ -1,0 +1,1 @@
+"""ISLA on nnU-Net v2."""

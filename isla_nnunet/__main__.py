@@ -1,0 +1,5 @@
+import sys
+
+from isla_nnunet.cli import main
+
+sys.exit(main())
