@@ -1,0 +1,60 @@
+"""``isla convert``: a dataset (ISLES'22, SOOP, CSV) -> nnU-Net raw dataset on the ISLA reference grid."""
+
+from __future__ import annotations
+
+import argparse
+
+from isla_nnunet.conversion import LAYOUTS, convert_dataset, discover_cases
+from isla_nnunet.conversion.qc import NCC_THRESHOLD
+from isla_nnunet.preprocessing import METHODS
+
+HELP = "Convert a dataset (ISLES'22, SOOP, CSV) into an nnU-Net raw dataset on the ISLA reference grid."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="dataset root folder (ISLES'22 or SOOP BIDS layout) or CSV file")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output dataset folder, named DatasetNNN_Name (normally inside $nnUNet_raw)",
+    )
+    parser.add_argument(
+        "--layout", default="auto", choices=["auto", *LAYOUTS], help="input layout (default: auto)"
+    )
+    parser.add_argument(
+        "--unlabeled",
+        action="store_true",
+        help="put every case in imagesUnlabeledTr (target-domain images, masks ignored)",
+    )
+    parser.add_argument("--prefix", default="", help="text prepended to every case id")
+    parser.add_argument(
+        "--brain",
+        default="auto",
+        metavar="METHOD_OR_MASK",
+        help=f"brain extraction: {', '.join(METHODS)}, or a mask file (default: auto)",
+    )
+    parser.add_argument("-np", "--num-processes", type=int, default=1, help="cases converted in parallel")
+    parser.add_argument("--overwrite", action="store_true", help="redo cases that are already converted")
+    parser.add_argument(
+        "--qc-threshold",
+        type=float,
+        default=NCC_THRESHOLD,
+        help=f"registration NCC below which a case is flagged (default {NCC_THRESHOLD})",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    specs = discover_cases(args.source, layout=args.layout, unlabeled=args.unlabeled, prefix=args.prefix)
+    summary = convert_dataset(
+        specs,
+        args.output,
+        num_processes=args.num_processes,
+        brain_method=args.brain,
+        overwrite=args.overwrite,
+        qc_threshold=args.qc_threshold,
+        progress=not args.no_progress,
+    )
+    print("\n".join(summary.lines()))
+    return 1 if summary.failed else 0

@@ -1,0 +1,12 @@
+from isla_nnunet import nnunet_env
+
+HELP = "Print the export lines that let nnU-Net's commands find the ISLA trainers: eval \"$(isla env)\"."
+
+
+def add_arguments(parser) -> None:
+    pass
+
+
+def run(args) -> int:
+    print("\n".join(nnunet_env.export_lines()))
+    return 0

@@ -1,0 +1,118 @@
+"""Reading and writing scan files: NIfTI, MetaImage, NRRD and DICOM series folders.
+
+Rules:
+- Every reader returns 3-D SimpleITK images. A 4-D file with a trailing axis of length 1 (common in
+  BIDS datasets such as SOOP) is one volume; a 4-D file with several volumes returns them all and the
+  caller decides which one it wants (see :mod:`isla_nnunet.io.bvalues`).
+- A folder is read as a DICOM series (see :mod:`isla_nnunet.io.dicom`).
+- Writes are atomic: a temporary file in the destination folder is renamed over the target, so an
+  interrupted run never leaves a half-written image that a resumed run would take as finished.
+
+Example:
+    >>> import tempfile, pathlib, SimpleITK as sitk
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.nii.gz"
+    >>> _ = write_image(sitk.Image(3, 3, 3, sitk.sitkUInt8), path)
+    >>> read_image(path).GetSize()
+    (3, 3, 3)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import SimpleITK as sitk
+
+from isla_nnunet.errors import ISLAError
+from isla_nnunet.io.dicom import read_dicom_volumes
+
+IMAGE_SUFFIXES = (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd", ".nhdr")
+
+
+def image_suffix(path: str | os.PathLike) -> str:
+    """The image-format suffix of ``path`` ('.nii.gz', '.mha', ...) or '' when it has none we read."""
+    name = Path(path).name.lower()
+    return next((s for s in IMAGE_SUFFIXES if name.endswith(s)), "")
+
+
+def read_volumes(path: str | os.PathLike) -> list[sitk.Image]:
+    """All 3-D volumes stored in ``path`` (a file or a DICOM series folder), in file order.
+
+    Args:
+        path: .nii/.nii.gz/.mha/.mhd/.nrrd/.nhdr file, or a folder holding one DICOM series.
+
+    Raises:
+        ISLAError: the path is missing, has an unknown format, cannot be read or is not 3-D/4-D.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ISLAError(f"{path} does not exist: check the path")
+    if path.is_dir():
+        return [volume for volume, _ in read_dicom_volumes(path)]
+    if not image_suffix(path):
+        raise ISLAError(
+            f"{path.name} has an unknown image format: give NIfTI (.nii, .nii.gz), .mha/.mhd, .nrrd "
+            "or a DICOM series folder"
+        )
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as err:
+        first_line = str(err).strip().splitlines()[-1][:200] if str(err).strip() else "unreadable"
+        raise ISLAError(f"cannot read {path} ({first_line}): check that the file is complete") from None
+    return split_volumes(image, str(path))
+
+
+def split_volumes(image: sitk.Image, name: str) -> list[sitk.Image]:
+    """3-D volumes of a 3-D, 4-D or multi-component image (``name`` only serves error messages)."""
+    if image.GetNumberOfComponentsPerPixel() > 1:
+        return [
+            split_volumes(sitk.VectorIndexSelectionCast(image, i), name)[0]
+            for i in range(image.GetNumberOfComponentsPerPixel())
+        ]
+    if image.GetDimension() == 3:
+        return [image]
+    if image.GetDimension() == 4:
+        size = list(image.GetSize())
+        extract_size = size[:3] + [0]
+        return [sitk.Extract(image, extract_size, [0, 0, 0, t]) for t in range(size[3])]
+    raise ISLAError(f"{name} is a {image.GetDimension()}-D image: give a 3-D volume (or a 4-D series)")
+
+
+def read_image(path: str | os.PathLike) -> sitk.Image:
+    """The single 3-D volume in ``path``.
+
+    Raises:
+        ISLAError: as :func:`read_volumes`, or the file holds several volumes.
+    """
+    volumes = read_volumes(path)
+    if len(volumes) != 1:
+        raise ISLAError(
+            f"{Path(path).name} holds {len(volumes)} volumes where one 3-D image was expected: "
+            "pass a single volume"
+        )
+    return volumes[0]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` that replaces ``path`` only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Writers pick the format from the extension, so the temporary name keeps the target's suffix.
+    suffix = image_suffix(target) or target.suffix
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:10]}.tmp{suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_image(image: sitk.Image, path: str | os.PathLike) -> Path:
+    """Write ``image`` atomically (compressed when the format allows) and return the path."""
+    with atomic_path(path) as tmp:
+        sitk.WriteImage(image, str(tmp), useCompression=True)
+    return Path(path)

@@ -1,0 +1,144 @@
+"""``isla plan``: fingerprint, ISLA plans and nnU-Net preprocessing for a dataset on the reference grid.
+
+nnU-Net looks up experiment planners only inside its own package, so this module runs the three
+steps of ``nnUNetv2_plan_and_preprocess`` through nnU-Net's API with the ISLA planner
+(``planners/isla_planner.py``) and writes plans named ``ISLAPlans``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from isla_nnunet import nnunet_env, reference
+from isla_nnunet.errors import ISLAError
+from isla_nnunet.networks.presets import DEFAULT_FEATURES
+
+PLANS_NAME = "ISLAPlans"
+CONFIGURATION = "3d_fullres"
+ISLA_BATCH_SIZE = 8
+MIN_BATCH_SIZE = 2
+# ISLA's batch of 8 fits this budget with the default filters; smaller targets reduce the batch.
+DEFAULT_GPU_MEMORY_TARGET_GB = 40.0
+# nnU-Net's default planner: 560e6 activation elements fit a batch of 2 on an 8 GB GPU.
+_NNUNET_REFERENCE_ELEMENTS, _NNUNET_REFERENCE_GB, _NNUNET_REFERENCE_BATCH = 560e6, 8.0, 2
+EXPECTED_LABELS = {"background": 0, "lesion": 1}
+
+
+def batch_size_for(feature_map_elements: int, gpu_memory_target_gb: float) -> int:
+    """ISLA's batch of 8, reduced the way nnU-Net reduces batches when a memory target would be exceeded.
+
+    Example:
+        >>> batch_size_for(280_000_000, 40.0), batch_size_for(280_000_000, 8.0)
+        (8, 4)
+    """
+    budget = _NNUNET_REFERENCE_ELEMENTS * gpu_memory_target_gb / _NNUNET_REFERENCE_GB
+    fitting = math.floor(budget / feature_map_elements * _NNUNET_REFERENCE_BATCH)
+    return int(max(MIN_BATCH_SIZE, min(ISLA_BATCH_SIZE, fitting)))
+
+
+def raw_dataset_folder(dataset_id: int) -> Path:
+    from nnunetv2.utilities.dataset_name_id_conversion import maybe_convert_to_dataset_name
+
+    raw = nnunet_env.require("nnUNet_raw")["nnUNet_raw"]
+    try:
+        name = maybe_convert_to_dataset_name(dataset_id)
+    except RuntimeError:
+        raise ISLAError(f"no dataset with id {dataset_id} in nnUNet_raw={raw}: create it with `isla convert` "
+                        "or `isla simulate`") from None
+    return raw / name
+
+
+def check_raw_dataset(folder: Path) -> None:
+    """Raise a one-line :class:`ISLAError` unless the raw dataset can be planned with ISLA's layout.
+
+    Checks dataset.json (two labels, background 0 and lesion 1), that every training image and label
+    lies on the reference grid, that labels are 0/1 and that images hold no NaN.
+    """
+    try:
+        dataset_json = json.loads((folder / "dataset.json").read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ISLAError(f"cannot read {folder / 'dataset.json'} ({err}): write a valid nnU-Net dataset.json") from None
+    labels = dataset_json.get("labels", {})
+    if {k: int(v) for k, v in labels.items() if not isinstance(v, list)} != EXPECTED_LABELS:
+        raise ISLAError(f"dataset.json labels are {labels}; ISLA segments one lesion class: use "
+                        f"{EXPECTED_LABELS} and labels with values 0/1 only")
+    ending = dataset_json.get("file_ending", ".nii.gz")
+    files = sorted((folder / "imagesTr").glob(f"*{ending}")) + sorted((folder / "labelsTr").glob(f"*{ending}"))
+    if not files:
+        raise ISLAError(f"no training images in {folder / 'imagesTr'}: convert cases first with `isla convert`")
+    for path in files:
+        image = sitk.ReadImage(str(path))
+        shape_zyx = image.GetSize()[::-1]
+        spacing_zyx = image.GetSpacing()[::-1]
+        if len(shape_zyx) != 3 or not reference.is_reference_grid(shape_zyx, spacing_zyx):
+            raise ISLAError(
+                f"{path.name} is {'x'.join(map(str, image.GetSize()))} voxels at "
+                f"{'x'.join(f'{s:g}' for s in image.GetSpacing())} mm, not ISLA's reference grid "
+                f"{'x'.join(map(str, reference.SHAPE_XYZ))} at {'x'.join(map(str, reference.SPACING_XYZ))} mm: "
+                "convert the native scans with `isla convert`")
+        array = sitk.GetArrayViewFromImage(image)
+        if path.parent.name == "labelsTr":
+            values = np.unique(array)
+            if not set(values.tolist()) <= {0, 1}:
+                raise ISLAError(f"{path.name} has label values {values.tolist()[:8]}; ISLA needs 0 (background) "
+                                "and 1 (lesion): binarise the mask")
+        elif not np.isfinite(array).all():
+            raise ISLAError(f"{path.name} contains NaN or infinite values: fix or re-convert the image")
+
+
+@contextmanager
+def _planning_threads():
+    # nnU-Net's planner calls torch.set_num_threads(nnUNet_n_proc_DA), which fails for the 0 used in training.
+    saved = os.environ.get("nnUNet_n_proc_DA")
+    if not saved or saved == "0":
+        os.environ["nnUNet_n_proc_DA"] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("nnUNet_n_proc_DA", None)
+        else:
+            os.environ["nnUNet_n_proc_DA"] = saved
+
+
+def plan_and_preprocess(dataset_id: int, features_per_stage=DEFAULT_FEATURES,
+                        gpu_memory_target_gb: float = DEFAULT_GPU_MEMORY_TARGET_GB, num_processes: int = 2,
+                        verbose: bool = False) -> Path:
+    """Fingerprint, plan (ISLAPlans, 3d_fullres only) and preprocess ``dataset_id``; return the plans file."""
+    from nnunetv2.experiment_planning.plan_and_preprocess_api import (
+        extract_fingerprint_dataset,
+        plan_experiment_dataset,
+        preprocess_dataset,
+    )
+
+    from isla_nnunet.nnunet_planners.isla_planner import ISLAPlanner
+
+    nnunet_env.require("nnUNet_raw", "nnUNet_preprocessed")
+    check_raw_dataset(raw_dataset_folder(dataset_id))
+    features = tuple(int(f) for f in features_per_stage)
+    if any(f % 8 for f in features):
+        raise ISLAError(f"filters per level {features} must be multiples of 8 (GroupNorm with 8 groups)")
+    with _planning_threads():
+        extract_fingerprint_dataset(dataset_id, num_processes=num_processes, check_dataset_integrity=True,
+                                    clean=True, verbose=verbose)
+        planner = _configured_planner(ISLAPlanner, features)
+        _, plans_name = plan_experiment_dataset(dataset_id, planner, gpu_memory_target_gb,
+                                                overwrite_plans_name=PLANS_NAME)
+    preprocess_dataset(dataset_id, plans_name, configurations=(CONFIGURATION,), num_processes=(num_processes,),
+                       verbose=verbose)
+    preprocessed = nnunet_env.require("nnUNet_preprocessed")["nnUNet_preprocessed"]
+    return preprocessed / raw_dataset_folder(dataset_id).name / f"{plans_name}.json"
+
+
+def _configured_planner(planner_class, features: tuple[int, ...]):
+    """A planner subclass carrying the chosen filters (nnU-Net's API instantiates the class itself)."""
+    if features == tuple(planner_class.features_per_stage):
+        return planner_class
+    return type(planner_class.__name__, (planner_class,), {"features_per_stage": features})

@@ -1,0 +1,103 @@
+"""The ISLA training recipe as an nnU-Net trainer (Roca et al., §3.2.4).
+
+Adam, learning rate decayed linearly from 5e-4 to 5e-6 over 300 epochs, an epoch being one pass over
+the training cases, ISLA's augmentation only, the ISLA U-Net from the plans, ISLA's loss with its
+deep-supervision weights against the full-resolution target, mixed precision on CUDA (nnU-Net's).
+
+Variants differ only in class attributes (loss, block, deep supervision, attention, epochs) and are
+generated in :mod:`isla_nnunet.training.variants`; nnU-Net finds them by name through the thin
+modules in ``trainers/``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
+
+from isla_nnunet import losses
+from isla_nnunet.networks.presets import with_block
+from isla_nnunet.training.augmentation import LEFT_RIGHT_AXIS, training_transforms
+from isla_nnunet.training.full_frame import full_frame_dataset_class
+from isla_nnunet.training.schedule import LinearDecayLR
+
+LOSSES = {"UFL": losses.AsymmetricUnifiedFocalLoss, "GDLBCE": losses.GeneralizedDiceBCELoss}
+
+
+class ISLATrainer(nnUNetTrainer):
+    """Base of every ISLA trainer; the plain class trains UFL + StdUNet + deep supervision, no attention."""
+
+    loss_name = "UFL"
+    block = "std"
+    deep_supervision = True
+    attention = "none"
+    epochs = 300
+    initial_learning_rate = 5e-4
+    final_learning_rate = 5e-6
+
+    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
+                 device: torch.device = torch.device("cuda")):
+        super().__init__(plans, configuration, fold, dataset_json, device)
+        self.num_epochs = self.epochs
+        self.initial_lr = self.initial_learning_rate
+        self.enable_deep_supervision = self.deep_supervision
+        # The patch is the whole volume: there is nothing to oversample.
+        self.oversample_foreground_percent = 0.0
+
+    @classmethod
+    def network_arch_kwargs(cls, arch_kwargs: dict) -> dict:
+        """The plans' ``arch_kwargs`` adapted to this variant (block type; attention in subclasses)."""
+        return with_block(arch_kwargs, cls.block)
+
+    @classmethod
+    def build_network_architecture(cls, plans_manager, configuration_manager, num_input_channels,
+                                   num_output_channels, enable_deep_supervision: bool = True) -> torch.nn.Module:
+        arch_kwargs = cls.network_arch_kwargs(configuration_manager.network_arch_init_kwargs)
+        # Operator classes travel as dotted paths; attention variants add their own "*_op" entries.
+        plans_imports = set(configuration_manager.network_arch_init_kwargs_req_import)
+        requires_import = [k for k, v in arch_kwargs.items()
+                           if isinstance(v, str) and (k in plans_imports or k.endswith("_op"))]
+        return get_network_from_plans(configuration_manager.network_arch_class_name, arch_kwargs, requires_import,
+                                      num_input_channels, num_output_channels, allow_init=True,
+                                      deep_supervision=enable_deep_supervision)
+
+    def _get_deep_supervision_scales(self):
+        # ISLA upsamples every head to full resolution, so every head gets the full-resolution target.
+        if not self.enable_deep_supervision:
+            return None
+        return [[1.0, 1.0, 1.0]] * len(self.configuration_manager.network_arch_init_kwargs["features_per_stage"])
+
+    def _build_loss(self):
+        loss = losses.BinaryFromTwoClassLogits(LOSSES[self.loss_name]())
+        if self.enable_deep_supervision:
+            return losses.ISLADeepSupervisionLoss(loss)
+        return loss
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.Adam(self.network.parameters(), lr=self.initial_learning_rate)
+        scheduler = LinearDecayLR(optimizer, self.initial_learning_rate, self.final_learning_rate, self.num_epochs)
+        return optimizer, scheduler
+
+    def configure_rotation_dummyDA_mirroring_and_inital_patch_size(self):
+        # The patch is the whole volume, so the loader needs no margin for rotation; test-time
+        # mirroring (when asked for) uses the left-right axis only.
+        patch_size = tuple(self.configuration_manager.patch_size)
+        mirror_axes = (LEFT_RIGHT_AXIS,)
+        self.inference_allowed_mirroring_axes = mirror_axes
+        return None, False, patch_size, mirror_axes
+
+    @staticmethod
+    def get_training_transforms(patch_size, rotation_for_DA, deep_supervision_scales, mirror_axes,
+                                do_dummy_2d_data_aug, use_mask_for_norm=None, is_cascaded=False,
+                                foreground_labels=None, regions=None, ignore_label=None):
+        return training_transforms(patch_size, len(use_mask_for_norm), deep_supervision_scales)
+
+    def get_tr_and_val_datasets(self):
+        self.dataset_class = full_frame_dataset_class(self.dataset_class)
+        dataset_tr, dataset_val = super().get_tr_and_val_datasets()
+        # ISLA's epoch is one pass over the training cases (nnU-Net's is 250 iterations).
+        self.num_iterations_per_epoch = max(1, math.ceil(len(dataset_tr.identifiers) / self.batch_size))
+        self.num_val_iterations_per_epoch = max(1, math.ceil(len(dataset_val.identifiers) / self.batch_size))
+        return dataset_tr, dataset_val
