@@ -13,8 +13,8 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
-import SimpleITK as sitk
 
 from isla_nnunet import nnunet_env, reference
 from isla_nnunet.errors import ISLAError
@@ -59,31 +59,37 @@ def check_raw_dataset(folder: Path) -> None:
     """Raise a one-line :class:`ISLAError` unless the raw dataset can be planned with ISLA's layout.
 
     Checks dataset.json (two labels, background 0 and lesion 1), that every training image and label
-    lies on the reference grid, that labels are 0/1 and that images hold no NaN.
+    lies on the reference grid, that labels are 0/1 and that images hold no NaN; unlabeled images
+    named in dataset.json ``"unlabeled"`` (for Mean Teacher) get the same image checks.
     """
+    from isla_nnunet.training.unlabeled import unlabeled_cases
+
     try:
         dataset_json = json.loads((folder / "dataset.json").read_text())
     except (OSError, json.JSONDecodeError) as err:
-        raise ISLAError(f"cannot read {folder / 'dataset.json'} ({err}): write a valid nnU-Net dataset.json") from None
+        raise ISLAError(f"cannot read {folder / 'dataset.json'} ({err}): "
+                        "write a valid nnU-Net dataset.json") from None
     labels = dataset_json.get("labels", {})
     if {k: int(v) for k, v in labels.items() if not isinstance(v, list)} != EXPECTED_LABELS:
         raise ISLAError(f"dataset.json labels are {labels}; ISLA segments one lesion class: use "
                         f"{EXPECTED_LABELS} and labels with values 0/1 only")
     ending = dataset_json.get("file_ending", ".nii.gz")
-    files = sorted((folder / "imagesTr").glob(f"*{ending}")) + sorted((folder / "labelsTr").glob(f"*{ending}"))
+    files = [*sorted((folder / "imagesTr").glob(f"*{ending}")), *sorted((folder / "labelsTr").glob(f"*{ending}"))]
     if not files:
         raise ISLAError(f"no training images in {folder / 'imagesTr'}: convert cases first with `isla convert`")
+    files += [f for case_files in unlabeled_cases(folder, dataset_json).values() for f in case_files]
     for path in files:
-        image = sitk.ReadImage(str(path))
-        shape_zyx = image.GetSize()[::-1]
-        spacing_zyx = image.GetSpacing()[::-1]
+        # nibabel, not SimpleITK: SimpleITK's NIfTI reader turns NaN voxels into 0 without a word.
+        image = nib.load(str(path))
+        shape_zyx = image.shape[::-1]
+        spacing_zyx = tuple(float(s) for s in image.header.get_zooms()[:3])[::-1]
         if len(shape_zyx) != 3 or not reference.is_reference_grid(shape_zyx, spacing_zyx):
             raise ISLAError(
-                f"{path.name} is {'x'.join(map(str, image.GetSize()))} voxels at "
-                f"{'x'.join(f'{s:g}' for s in image.GetSpacing())} mm, not ISLA's reference grid "
+                f"{path.name} is {'x'.join(map(str, image.shape))} voxels at "
+                f"{'x'.join(f'{s:g}' for s in image.header.get_zooms())} mm, not ISLA's reference grid "
                 f"{'x'.join(map(str, reference.SHAPE_XYZ))} at {'x'.join(map(str, reference.SPACING_XYZ))} mm: "
                 "convert the native scans with `isla convert`")
-        array = sitk.GetArrayViewFromImage(image)
+        array = np.asanyarray(image.dataobj)
         if path.parent.name == "labelsTr":
             values = np.unique(array)
             if not set(values.tolist()) <= {0, 1}:
@@ -134,7 +140,19 @@ def plan_and_preprocess(dataset_id: int, features_per_stage=DEFAULT_FEATURES,
     preprocess_dataset(dataset_id, plans_name, configurations=(CONFIGURATION,), num_processes=(num_processes,),
                        verbose=verbose)
     preprocessed = nnunet_env.require("nnUNet_preprocessed")["nnUNet_preprocessed"]
-    return preprocessed / raw_dataset_folder(dataset_id).name / f"{plans_name}.json"
+    plans_file = preprocessed / raw_dataset_folder(dataset_id).name / f"{plans_name}.json"
+    _preprocess_unlabeled(raw_dataset_folder(dataset_id), plans_file, verbose)
+    return plans_file
+
+
+def _preprocess_unlabeled(raw_folder: Path, plans_file: Path, verbose: bool) -> None:
+    """Mean Teacher's unlabeled images, preprocessed with the same plans beside nnU-Net's cases."""
+    from isla_nnunet.training.unlabeled import preprocess_unlabeled
+
+    plans = json.loads(plans_file.read_text())
+    data_identifier = plans["configurations"][CONFIGURATION]["data_identifier"]
+    preprocess_unlabeled(raw_folder, plans_file.parent / data_identifier, plans, CONFIGURATION,
+                         verbose=verbose)
 
 
 def _configured_planner(planner_class, features: tuple[int, ...]):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from isla_nnunet import nnunet_cli
 
 # Keep nnU-Net and torch polite on small CI machines.
 os.environ.setdefault("nnUNet_n_proc_DA", "0")
@@ -20,3 +23,69 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real MRI cases not found at {SHARED_DATA} (only present beside the CI checkout)")
     return SHARED_DATA
+
+
+# --- A tiny nnU-Net workspace shared by the slow end-to-end tests -----------------------------------
+# Built once per test session through the user-facing commands (isla plan, nnUNetv2_train), each in a
+# child process with the workspace's environment, so the tests exercise what users type.
+
+TINY_DATASET_ID = 991
+TINY_TRAINER = "ISLATrainer_B_1epoch"
+
+
+@dataclass(frozen=True)
+class TinyWorkspace:
+    """An nnU-Net workspace: ``env`` holds nnUNet_raw/preprocessed/results and the ISLA trainer folder."""
+
+    root: Path
+    env: dict
+    dataset_id: int
+    dataset_name: str
+
+    @property
+    def raw(self) -> Path:
+        return Path(self.env["nnUNet_raw"]) / self.dataset_name
+
+    @property
+    def preprocessed(self) -> Path:
+        return Path(self.env["nnUNet_preprocessed"]) / self.dataset_name
+
+    def model_folder(self, trainer: str) -> Path:
+        return Path(self.env["nnUNet_results"]) / self.dataset_name / f"{trainer}__ISLAPlans__3d_fullres"
+
+    def run(self, *argv) -> None:
+        """Run an installed command (``isla``, ``nnUNetv2_*``) in this workspace; raises ISLAError on failure."""
+        nnunet_cli.run(argv, self.env, self.root / "commands.log")
+
+    def train(self, trainer: str, fold: int = 0, *extra) -> Path:
+        """Train ``trainer`` with the stock ``nnUNetv2_train`` on CPU (once per session) and return its model folder."""
+        folder = self.model_folder(trainer)
+        if not (folder / f"fold_{fold}" / "checkpoint_final.pth").exists():
+            self.run("nnUNetv2_train", self.dataset_id, "3d_fullres", fold, "-p", "ISLAPlans", "-tr", trainer,
+                     "-device", "cpu", "--npz", *extra)
+        return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_workspace(tmp_path_factory) -> TinyWorkspace:
+    """Six labeled source-domain cases, two test cases and four unlabeled target-domain images on the
+    reference grid, planned with small filters and a batch of 2 (about 40 s)."""
+    from isla_nnunet.demo import DEMO_FEATURES
+    from isla_nnunet.simulation.dataset import write_nnunet_dataset
+
+    root = tmp_path_factory.mktemp("nnunet")
+    env = nnunet_cli.nnunet_environment(root)
+    for name in nnunet_cli.FOLDER_VARIABLES:
+        Path(env[name]).mkdir()
+    folder = write_nnunet_dataset(env["nnUNet_raw"], TINY_DATASET_ID, "Tiny", n_train=6, n_test=2, seed=7,
+                                  n_unlabeled=4, unlabeled_domain="target")
+    workspace = TinyWorkspace(root, env, TINY_DATASET_ID, folder.name)
+    workspace.run("isla", "plan", "-d", TINY_DATASET_ID, "--features", ",".join(map(str, DEMO_FEATURES)),
+                  "--gpu-memory-target", "2")
+    return workspace
+
+
+@pytest.fixture(scope="session")
+def trained_isla_model(tiny_workspace) -> Path:
+    """ISLA-B trained for one epoch on fold 0 through the stock ``nnUNetv2_train`` (about a minute on CPU)."""
+    return tiny_workspace.train(TINY_TRAINER)

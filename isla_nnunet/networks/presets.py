@@ -1,8 +1,9 @@
-"""ISLA's network layout as nnU-Net plans ``arch_kwargs``, and the per-block-type changes to it.
+"""ISLA's network layout as nnU-Net plans ``arch_kwargs``, and the per-variant changes to it.
 
 The plans hold one layout (StdUNet: 4x4x2 kernels, GroupNorm(8), LeakyReLU(0.3)); trainers of the
 ResUNet flavour apply :func:`with_block` to switch to pre-activation residual blocks with ReLU,
-3x3x2 kernels and strided 4x4x2 down-sampling convolutions (Roca et al., §3.2.3).
+3x3x2 kernels and strided 4x4x2 down-sampling convolutions (Roca et al., §3.2.3), and every trainer
+applies :func:`with_attention` to fill the U-Net's attention slots (§3.2.3.4).
 """
 
 from __future__ import annotations
@@ -22,6 +23,17 @@ STD_KERNEL = (2, 4, 4)
 RES_KERNEL = (2, 3, 3)
 RES_DOWNSAMPLE_KERNEL = (2, 4, 4)
 IN_PLANE_POOLING = (1, 2, 2)
+
+_ATTENTION = "isla_nnunet.networks.attention"
+_SE = {"skip_attention_op": f"{_ATTENTION}.squeeze_excitation.SqueezeExcitation",
+       "skip_attention_kwargs": {"reduction": 8}}
+_CBAM = {"skip_attention_op": f"{_ATTENTION}.cbam.CBAM", "skip_attention_kwargs": {"reduction": 16}}
+_AGS = {"gate_op": f"{_ATTENTION}.attention_gate.AttentionGate", "gate_kwargs": {"per_channel": False}}
+_AGH = {"gate_op": f"{_ATTENTION}.attention_gate.AttentionGate", "gate_kwargs": {"per_channel": True}}
+# Attention variant -> ISLAUNet slot entries (operator classes as dotted paths, like the plans' conv_op).
+ATTENTION_SLOTS = {"none": {}, "se": _SE, "ags": _AGS, "agh": _AGH, "cbam": _CBAM, "seags": {**_SE, **_AGS}}
+_EMPTY_SLOTS = {"encoder_attention_op": None, "encoder_attention_kwargs": None, "skip_attention_op": None,
+                "skip_attention_kwargs": None, "gate_op": None, "gate_kwargs": None}
 
 
 def isla_arch_kwargs(features_per_stage=DEFAULT_FEATURES) -> dict:
@@ -65,4 +77,22 @@ def with_block(arch_kwargs: dict, block: str) -> dict:
         "nonlin": "torch.nn.modules.activation.ReLU",
         "nonlin_kwargs": {"inplace": True},
     })
+    return out
+
+
+def with_attention(arch_kwargs: dict, attention: str) -> dict:
+    """A copy of plans ``arch_kwargs`` with exactly the attention of variant ``attention``.
+
+    Variants: ``none``, ``se`` (SE on the skips), ``ags`` / ``agh`` (attention gates), ``cbam`` (CBAM on
+    the skips), ``seags`` (SE on the skips, then AGs). Slots the variant does not use are emptied, so
+    the variant, not the plans, decides the attention.
+
+    Raises:
+        ValueError: unknown ``attention``.
+    """
+    if attention not in ATTENTION_SLOTS:
+        raise ValueError(f"attention must be one of {tuple(ATTENTION_SLOTS)}, got {attention!r}")
+    out = copy.deepcopy(arch_kwargs)
+    out.update(copy.deepcopy(_EMPTY_SLOTS))
+    out.update(copy.deepcopy(ATTENTION_SLOTS[attention]))
     return out

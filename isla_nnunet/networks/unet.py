@@ -14,10 +14,14 @@ sigmoid semantics. With ``num_classes=1`` it returns ``z``.
 Attention plugs in through three slots, each an operator class (plus kwargs) or ``None``:
 
 * ``encoder_attention_op(channels, conv_op=...)`` modulates the output of every encoder stage except
-  the bottleneck, for both the next stage and the skip connection (CBAM);
-* ``skip_attention_op(channels, conv_op=...)`` modulates the skip connection only (SE);
+  the bottleneck, for both the next stage and the skip connection (not used by ISLA's grid);
+* ``skip_attention_op(channels, conv_op=...)`` modulates the skip connection only (SE, and CBAM as in
+  Trebing et al.'s SmaAt-UNet);
 * ``gate_op(skip_channels, gating_channels, stride, conv_op=...)`` is called as ``gate(x, g)`` with the
   skip ``x`` and the coarser decoder signal ``g`` and returns the gated skip (attention gates).
+
+The modules are in :mod:`isla_nnunet.networks.attention`; :func:`isla_nnunet.networks.presets.with_attention`
+fills the slots for each variant of the grid.
 
 Example:
     >>> import torch

@@ -18,7 +18,7 @@ from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
 
 from isla_nnunet import losses
-from isla_nnunet.networks.presets import with_block
+from isla_nnunet.networks.presets import with_attention, with_block
 from isla_nnunet.training.augmentation import LEFT_RIGHT_AXIS, training_transforms
 from isla_nnunet.training.full_frame import full_frame_dataset_class
 from isla_nnunet.training.schedule import LinearDecayLR
@@ -48,8 +48,8 @@ class ISLATrainer(nnUNetTrainer):
 
     @classmethod
     def network_arch_kwargs(cls, arch_kwargs: dict) -> dict:
-        """The plans' ``arch_kwargs`` adapted to this variant (block type; attention in subclasses)."""
-        return with_block(arch_kwargs, cls.block)
+        """The plans' ``arch_kwargs`` adapted to this variant (block type and attention)."""
+        return with_attention(with_block(arch_kwargs, cls.block), cls.attention)
 
     @classmethod
     def build_network_architecture(cls, plans_manager, configuration_manager, num_input_channels,

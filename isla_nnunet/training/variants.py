@@ -1,14 +1,19 @@
 """The one definition of the ISLA trainer grid: loss x block x deep supervision x attention.
 
-Names are ``ISLATrainer_<Loss>_<Block>_<DS>_<Attention>``, e.g. ``ISLATrainer_UFL_Std_DS_NoAtt``.
-Each has short-run siblings ``<name>_<N>epochs`` for smoke tests and demos. Names are permanent:
-nnU-Net stores them in checkpoints and result folders, and finds the class again by name.
+Names are ``ISLATrainer_<Loss>_<Block>_<DS>_<Attention>``, e.g. ``ISLATrainer_UFL_Std_DS_NoAtt``:
+loss {UFL, GDLBCE} x block {Std, Res} x deep supervision {DS, noDS} x attention {NoAtt, SE, AGs, AGh,
+CBAM, SEAGs}, the 48 base models of Roca et al. (§3.2.3). ISLA-B, the best base model (UFL, StdUNet,
+DS, SE-AGs; §4.1.1), is also ``ISLATrainer_B``. Each has short-run siblings ``<name>_1epoch``,
+``<name>_2epochs`` and ``<name>_5epochs`` for smoke tests and demos. Names are permanent: nnU-Net stores
+them in checkpoints and result folders, and finds the class again by name.
 
 Example:
     >>> trainer_name("UFL", "Std", "DS", "NoAtt")
     'ISLATrainer_UFL_Std_DS_NoAtt'
     >>> TRAINERS["ISLATrainer_GDLBCE_Res_noDS_NoAtt"].block
     'res'
+    >>> TRAINERS["ISLATrainer_B_1epoch"].attention, len(BASE_TRAINERS)
+    ('seags', 48)
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ from isla_nnunet.training.trainer import ISLATrainer
 LOSSES = ("UFL", "GDLBCE")
 BLOCKS = {"Std": "std", "Res": "res"}
 DEEP_SUPERVISION = {"DS": True, "noDS": False}
-ATTENTION = {"NoAtt": "none"}
+ATTENTION = {"NoAtt": "none", "SE": "se", "AGs": "ags", "AGh": "agh", "CBAM": "cbam", "SEAGs": "seags"}
 SHORT_RUN_EPOCHS = (1, 2, 5)
+# Permanent short names for published models: alias -> grid name.
+ALIASES = {"ISLATrainer_B": "ISLATrainer_UFL_Std_DS_SEAGs"}
 
 
 def trainer_name(loss: str, block: str, deep_supervision: str, attention: str) -> str:
@@ -34,20 +41,31 @@ def _make(name: str, base: type, **attributes) -> type:
     return cls
 
 
-def _build() -> dict[str, type]:
-    trainers = {}
+def _add_with_short_runs(trainers: dict[str, type], cls: type) -> None:
+    trainers[cls.__name__] = cls
+    for epochs in SHORT_RUN_EPOCHS:
+        short = f"{cls.__name__}_{epochs}epoch{'s' if epochs > 1 else ''}"
+        trainers[short] = _make(short, cls, epochs=epochs)
+
+
+def _build() -> tuple[dict[str, type], tuple[str, ...]]:
+    trainers: dict[str, type] = {}
+    base = []
     for loss, block, ds, attention in itertools.product(LOSSES, BLOCKS, DEEP_SUPERVISION, ATTENTION):
         name = trainer_name(loss, block, ds, attention)
-        cls = _make(name, ISLATrainer, loss_name=loss, block=BLOCKS[block],
-                    deep_supervision=DEEP_SUPERVISION[ds], attention=ATTENTION[attention])
-        trainers[name] = cls
-        for epochs in SHORT_RUN_EPOCHS:
-            short = f"{name}_{epochs}epoch{'s' if epochs > 1 else ''}"
-            trainers[short] = _make(short, cls, epochs=epochs)
-    return trainers
+        base.append(name)
+        _add_with_short_runs(trainers, _make(name, ISLATrainer, loss_name=loss, block=BLOCKS[block],
+                                             deep_supervision=DEEP_SUPERVISION[ds],
+                                             attention=ATTENTION[attention]))
+    for alias, target in ALIASES.items():
+        # A subclass without changes: same recipe, its own permanent name.
+        cls = _make(alias, trainers[target])
+        cls.__doc__ = f"ISLA trainer {alias}: the grid's {target}"
+        _add_with_short_runs(trainers, cls)
+    return trainers, tuple(base)
 
 
-TRAINERS: dict[str, type] = _build()
+TRAINERS, BASE_TRAINERS = _build()
 # Classes live at module level so that pickling and nnU-Net's lookup by attribute both find them.
 globals().update(TRAINERS)
-__all__ = ["TRAINERS", "trainer_name", *TRAINERS]
+__all__ = ["ALIASES", "BASE_TRAINERS", "TRAINERS", "trainer_name", *TRAINERS]

@@ -1,0 +1,266 @@
+"""One case from native DWI/ADC to a native-space lesion mask, volumes, report and picture.
+
+Steps (ISLA §3.2.1; timings of each go into the report):
+
+1. ``read``: :func:`isla_nnunet.io.load_case` (NIfTI, .mha, DICOM; 4-D squeeze; ADC units; ADC from b0);
+2. ``brain_extraction``: :func:`isla_nnunet.preprocessing.extract_brain`;
+3. ``registration``: rigid, to the reference DWI (:func:`register_to_reference`);
+4. ``to_reference``: DWI and ADC on the reference grid exactly as ``isla convert`` writes training
+   data (linear, clipped at 0, multiplied by the brain mask), plus the registration QC score;
+5. ``model N``: nnU-Net's predictor, one probability map per model (:mod:`.models`);
+6. ``ensemble``: mean probability then > 0.5, or majority vote (:mod:`.ensemble`);
+7. ``to_native``: the probability linearly onto the native DWI grid, the mask with the project's
+   mask rule (linear, > 0.5, lesions smaller than a reference voxel kept);
+8. ``outputs``: lesion table, report, QC picture, written to a hidden folder beside ``outdir`` that is
+   renamed to ``outdir`` at the end, so a failed case leaves nothing behind.
+
+Files in ``outdir`` (names are stable; see docs/predict.md): ``lesion_mask.nii.gz``,
+``lesion_probability.nii.gz``, ``lesions.csv``, ``report.json``, ``qc.png``, ``transform.json`` and,
+with ``save_reference``, the reference-grid ``dwi_reference.nii.gz``, ``adc_reference.nii.gz``,
+``lesion_probability_reference.nii.gz``, ``lesion_mask_reference.nii.gz``.
+
+Example:
+    >>> with ModelSet.load(["Trainer__ISLAPlans__3d_fullres"]) as models:  # doctest: +SKIP
+    ...     result = predict_case(CaseSpec("c1", "dwi.nii.gz", adc="adc.nii.gz"), models, "out/c1")
+    >>> print(result.summary)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from isla_nnunet import reference
+from isla_nnunet.conversion.case_conversion import _masked_nonnegative
+from isla_nnunet.conversion.cases import CaseSpec
+from isla_nnunet.conversion.qc import NCC_THRESHOLD, registration_score
+from isla_nnunet.errors import ISLAError
+from isla_nnunet.evaluation.atomic import write_text_atomic
+from isla_nnunet.io.case import load_case
+from isla_nnunet.io.images import write_image
+from isla_nnunet.prediction.ensemble import combine
+from isla_nnunet.prediction.models import ModelSet
+from isla_nnunet.prediction.qc import write_qc_png
+from isla_nnunet.prediction.report import (
+    REPORT_FORMAT,
+    REPORT_VERSION,
+    lesion_summary,
+    lesion_table,
+    lesions_csv,
+    summary_line,
+    versions,
+)
+from isla_nnunet.preprocessing.brain_extraction import extract_brain, resolve_method
+from isla_nnunet.preprocessing.registration import register_to_reference
+
+MASK = "lesion_mask.nii.gz"
+PROBABILITY = "lesion_probability.nii.gz"
+LESIONS = "lesions.csv"
+REPORT = "report.json"
+QC_PNG = "qc.png"
+TRANSFORM = "transform.json"
+REFERENCE_FILES = ("dwi_reference.nii.gz", "adc_reference.nii.gz", "lesion_probability_reference.nii.gz",
+                   "lesion_mask_reference.nii.gz")
+
+
+@dataclass(frozen=True)
+class PredictionSettings:
+    """How cases are predicted and what is written.
+
+    Attributes:
+        ensemble: "mean" (ISLA-ENS: mean probability > 0.5) or "vote" (majority of member masks).
+        brain_method: brain extraction method or mask file for cases without their own brain mask.
+        save_reference: also write the reference-grid images and outputs.
+        overwrite: replace an existing non-empty output folder.
+    """
+
+    ensemble: str = "mean"
+    brain_method: str = "auto"
+    save_reference: bool = False
+    overwrite: bool = False
+
+
+@dataclass
+class CasePrediction:
+    """What :func:`predict_case` produced (arrays on the reference grid kept for callers and tests)."""
+
+    case_id: str
+    outdir: Path
+    report: dict
+    summary: str
+    reference_probability: np.ndarray
+    reference_mask: np.ndarray
+    member_probabilities: list[np.ndarray] = field(default_factory=list)
+
+
+def check_outdir(outdir: str | os.PathLike, overwrite: bool) -> Path:
+    """``outdir`` as a Path after checking that it may be written.
+
+    Raises:
+        ISLAError: it exists as a file, or as a non-empty folder without ``overwrite``.
+    """
+    outdir = Path(outdir)
+    if outdir.exists():
+        if not outdir.is_dir():
+            raise ISLAError(f"output {outdir} exists and is not a folder: give another -o")
+        if not overwrite and any(outdir.iterdir()):
+            raise ISLAError(f"output folder {outdir} already exists: give another -o, or --overwrite to replace it")
+    return outdir
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.start = time.perf_counter()
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+
+    def total(self) -> float:
+        return time.perf_counter() - self.start
+
+
+def _image(array: np.ndarray, grid: sitk.Image, dtype) -> sitk.Image:
+    image = sitk.GetImageFromArray(np.ascontiguousarray(array, dtype=dtype))
+    image.CopyInformation(grid)
+    return image
+
+
+def _publish(staging: Path, outdir: Path, overwrite: bool) -> None:
+    # Checked again here: another process may have created the folder while this case was running.
+    check_outdir(outdir, overwrite)
+    if not outdir.exists():
+        os.replace(staging, outdir)
+        return
+    old = outdir.with_name(f".{outdir.name}.old-{uuid.uuid4().hex[:10]}")
+    os.replace(outdir, old)
+    try:
+        os.replace(staging, outdir)
+    except OSError:
+        os.replace(old, outdir)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
+                 settings: PredictionSettings = PredictionSettings(),
+                 bvalues: Sequence[float] | None = None) -> CasePrediction:
+    """Predict one case and write its outputs to ``outdir`` (steps in the module docstring).
+
+    Args:
+        spec: the case's files (``dwi``, ``adc`` or ``b0``, optional ``brain`` mask); its lesion mask,
+            if any, is ignored.
+        models: loaded models; several are combined by ``settings.ensemble``.
+        outdir: output folder for this case.
+        settings: see :class:`PredictionSettings`.
+        bvalues: b-values of a multi-volume DWI without sidecar.
+
+    Raises:
+        ISLAError: a bad input (missing ADC, 4-D without b-values, ADC of another scan, ...) or an
+            existing ``outdir``; nothing is written then.
+    """
+    outdir = check_outdir(outdir, settings.overwrite)
+    timer = _Timer()
+    with timer.step("read"):
+        case = load_case(spec.dwi, adc=spec.adc, b0=spec.b0, bvalues=list(bvalues) if bvalues else None,
+                         case_id=spec.case_id)
+    with timer.step("brain_extraction"):
+        method = resolve_method(case, spec.brain or settings.brain_method)
+        brain = extract_brain(case, method)
+    with timer.step("registration"):
+        registration = register_to_reference(case, brain)
+    with timer.step("to_reference"):
+        brain_ref = registration.to_reference(brain, kind="mask")
+        dwi_ref = _masked_nonnegative(registration.to_reference(case.dwi), brain_ref)
+        adc_ref = _masked_nonnegative(registration.to_reference(case.adc), brain_ref)
+        ones = sitk.Image(case.dwi.GetSize(), sitk.sitkFloat32) + 1.0
+        ones.CopyInformation(case.dwi)
+        ncc = registration_score(dwi_ref, registration.to_reference(ones) > 0.5)
+        channels = np.stack([sitk.GetArrayFromImage(dwi_ref), sitk.GetArrayFromImage(adc_ref)])
+    members = []
+    for number, model in enumerate(models, start=1):
+        with timer.step(f"model_{number}"):
+            members.append(model.lesion_probability(channels))
+    with timer.step("ensemble"):
+        combined = combine(members, settings.ensemble)
+    with timer.step("to_native"):
+        probability = registration.to_native(combined.probability, kind="probability")
+        mask_source = combined.probability if settings.ensemble == "mean" else combined.mask.astype(np.float32)
+        mask = sitk.Cast(registration.to_native(mask_source, kind="mask"), sitk.sitkUInt8)
+    with timer.step("lesions"):
+        lesions = lesion_table(mask, probability)
+        totals = lesion_summary(lesions)
+        voxel_ml = float(np.prod(case.dwi.GetSpacing())) / 1000.0
+        brain_ml = int(np.count_nonzero(sitk.GetArrayViewFromImage(brain))) * voxel_ml
+
+    title = (f"{case.case_id}   lesion {totals['total_volume_ml']:.2f} ml, {totals['count']} lesion(s), "
+             f"{totals['stroke_pattern']}   ({len(models)} model{'s' if len(models) > 1 else ''})")
+    outputs = [MASK, PROBABILITY, LESIONS, QC_PNG, TRANSFORM, REPORT]
+    if settings.save_reference:
+        outputs += list(REFERENCE_FILES)
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    staging = outdir.parent / f".{outdir.name}.partial-{uuid.uuid4().hex[:10]}"
+    staging.mkdir()
+    try:
+        with timer.step("write"):
+            write_image(mask, staging / MASK)
+            write_image(probability, staging / PROBABILITY)
+            write_text_atomic(staging / LESIONS, lesions_csv(lesions))
+            if settings.save_reference:
+                grid = dwi_ref
+                for name, image in zip(REFERENCE_FILES, (
+                        dwi_ref, adc_ref, _image(combined.probability, grid, np.float32),
+                        _image(combined.mask, grid, np.uint8)), strict=True):
+                    write_image(image, staging / name)
+            registration.info = {"case": case.metadata(), "brain_method": os.fspath(method),
+                                 "qc": {"ncc": ncc, "threshold": NCC_THRESHOLD, "flagged": ncc < NCC_THRESHOLD}}
+            registration.save(staging / TRANSFORM)
+        with timer.step("qc_png"):
+            write_qc_png(case.dwi, case.adc, mask, probability, staging / QC_PNG, title=title, brain=brain)
+        seconds = timer.total()
+        report = {
+            "format": REPORT_FORMAT,
+            "version": REPORT_VERSION,
+            "case_id": case.case_id,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "input": case.metadata(),
+            "outputs": outputs,
+            "lesion": {**totals, "connectivity": 26, "lesions": [
+                {"lesion": les.lesion, "volume_ml": les.volume_ml, "voxels": les.voxels,
+                 "centroid_voxel_xyz": list(les.centroid_xyz), "centroid_ras_mm": list(les.centroid_ras_mm),
+                 "max_probability": les.max_probability} for les in lesions]},
+            "brain": {"volume_ml": brain_ml, "method": os.fspath(method)},
+            "registration": {"qc_ncc": ncc, "qc_threshold": NCC_THRESHOLD, "qc_flagged": ncc < NCC_THRESHOLD,
+                             "metric": registration.metric},
+            "reference_grid": {"shape_xyz": list(reference.SHAPE_XYZ), "spacing_xyz": list(reference.SPACING_XYZ),
+                               "lesion_volume_ml": float(combined.mask.sum()) * float(np.prod(reference.SPACING_XYZ))
+                               / 1000.0},
+            "ensemble": {"method": settings.ensemble if len(models) > 1 else "single",
+                         "rule": "mean probability > 0.5" if settings.ensemble == "mean" or len(models) == 1
+                         else "more than half of the member masks (probability > 0.5)",
+                         "members": len(models)},
+            "models": [model.to_dict() for model in models],
+            "prediction": {"device": models.device, "test_time_mirroring": models.tta},
+            "versions": versions(),
+            "timings_s": {**timer.seconds, "total": round(seconds, 3)},
+        }
+        write_text_atomic(staging / REPORT, json.dumps(report, indent=1) + "\n")
+        _publish(staging, outdir, settings.overwrite)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    summary = summary_line(case.case_id, totals, brain_ml, len(models), settings.ensemble, seconds, outdir)
+    return CasePrediction(case.case_id, outdir, report, summary, combined.probability, combined.mask, members)

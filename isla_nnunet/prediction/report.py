@@ -1,0 +1,175 @@
+"""What ``isla predict`` says about a case: lesions, volumes, stroke pattern, and how it was computed.
+
+Lesions are the 26-connected components of the native-space mask (as ISLES'22 counts them, see
+:mod:`isla_nnunet.evaluation.metrics`), numbered from the largest. For each: volume (ml, from the
+native voxel spacing), voxel count, centroid (voxel index x, y, z and scanner world position in mm,
+RAS+ as NIfTI viewers show it) and the maximum of the native-space probability inside it.
+
+Stroke pattern by the DeepISLES rules (de la Rosa et al., Methods, "Stroke pattern"), applied in this
+order to the lesion volumes:
+
+1. no lesion: ``no ischemia``;
+2. the largest lesion is > 95 % of the total volume: ``single vessel infarct``;
+3. >= 3 lesions and (the largest < 60 % of the total, or the total < 5 ml): ``scattered infarcts``;
+4. otherwise: ``single vessel infarct with scattered infarcts``.
+
+Example:
+    >>> stroke_pattern([10.0]), stroke_pattern([3.0, 2.0, 1.0]), stroke_pattern([40.0, 4.0])
+    ('single vessel infarct', 'scattered infarcts', 'single vessel infarct with scattered infarcts')
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cc3d
+import numpy as np
+import SimpleITK as sitk
+
+from isla_nnunet.evaluation.atomic import write_text_atomic
+from isla_nnunet.evaluation.metrics import CONNECTIVITY
+from isla_nnunet.io.geometry import ras_affine
+
+REPORT_FORMAT = "isla-nnunet-prediction"
+REPORT_VERSION = 1
+
+NO_ISCHEMIA = "no ischemia"
+SINGLE_VESSEL = "single vessel infarct"
+SCATTERED = "scattered infarcts"
+MIXED = "single vessel infarct with scattered infarcts"
+STROKE_PATTERNS = (NO_ISCHEMIA, SINGLE_VESSEL, SCATTERED, MIXED)
+
+SINGLE_VESSEL_SHARE = 0.95
+SCATTERED_MIN_LESIONS = 3
+SCATTERED_MAX_SHARE = 0.60
+SCATTERED_SMALL_TOTAL_ML = 5.0
+
+LESION_COLUMNS = ("lesion", "volume_ml", "voxels", "centroid_x", "centroid_y", "centroid_z",
+                  "centroid_ras_mm_x", "centroid_ras_mm_y", "centroid_ras_mm_z", "max_probability")
+
+
+def stroke_pattern(lesion_volumes_ml: Sequence[float]) -> str:
+    """DeepISLES stroke-pattern class of a mask from its lesion volumes (rules in the module docstring)."""
+    volumes = [float(v) for v in lesion_volumes_ml if v > 0]
+    total = sum(volumes)
+    if not volumes:
+        return NO_ISCHEMIA
+    largest_share = max(volumes) / total
+    if largest_share > SINGLE_VESSEL_SHARE:
+        return SINGLE_VESSEL
+    if len(volumes) >= SCATTERED_MIN_LESIONS and (largest_share < SCATTERED_MAX_SHARE
+                                                  or total < SCATTERED_SMALL_TOTAL_ML):
+        return SCATTERED
+    return MIXED
+
+
+@dataclass(frozen=True)
+class Lesion:
+    """One 26-connected lesion; centroid index in (x, y, z) voxel order, world position RAS+ mm."""
+
+    lesion: int
+    volume_ml: float
+    voxels: int
+    centroid_xyz: tuple[float, float, float]
+    centroid_ras_mm: tuple[float, float, float]
+    max_probability: float
+
+    def row(self) -> list:
+        return [self.lesion, self.volume_ml, self.voxels, *self.centroid_xyz, *self.centroid_ras_mm,
+                self.max_probability]
+
+
+def lesion_table(mask: sitk.Image, probability: sitk.Image | None = None) -> list[Lesion]:
+    """The lesions of a native-space mask, largest first.
+
+    Args:
+        mask: uint8 (0/1) mask; its spacing gives the volumes and its header the world positions.
+        probability: probability on the same grid (None: max_probability is NaN).
+    """
+    array = sitk.GetArrayViewFromImage(mask) > 0
+    labels, count = cc3d.connected_components(array, connectivity=CONNECTIVITY, return_N=True)
+    if count == 0:
+        return []
+    voxel_ml = float(np.prod(mask.GetSpacing())) / 1000.0
+    flat = labels.ravel()
+    sizes = np.bincount(flat, minlength=count + 1)
+    coordinates = np.indices(array.shape, dtype=np.float64).reshape(3, -1)
+    sums = np.stack([np.bincount(flat, weights=c, minlength=count + 1) for c in coordinates])
+    if probability is not None:
+        values = sitk.GetArrayViewFromImage(probability).ravel()
+        maxima = np.full(count + 1, -np.inf)
+        np.maximum.at(maxima, flat, values)
+    affine = ras_affine(mask)
+    # Largest first; equal sizes in a fixed order (by position) so that numbering is reproducible.
+    order = sorted(range(1, count + 1), key=lambda k: (-sizes[k], *(sums[:, k] / sizes[k])))
+    lesions = []
+    for number, label in enumerate(order, start=1):
+        centroid_xyz = (sums[:, label] / sizes[label])[::-1]
+        world = affine[:3, :3] @ centroid_xyz + affine[:3, 3]
+        lesions.append(Lesion(number, float(sizes[label] * voxel_ml), int(sizes[label]),
+                              tuple(round(float(c), 3) for c in centroid_xyz),
+                              tuple(round(float(c), 3) for c in world),
+                              float(maxima[label]) if probability is not None else float("nan")))
+    return lesions
+
+
+def lesions_csv(lesions: Sequence[Lesion]) -> str:
+    """The per-lesion table as CSV text (columns :data:`LESION_COLUMNS`), floats written exactly."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(LESION_COLUMNS)
+    for lesion in lesions:
+        writer.writerow([repr(v) if isinstance(v, float) else v for v in lesion.row()])
+    return out.getvalue()
+
+
+def write_lesions_csv(lesions: Sequence[Lesion], path: str | os.PathLike) -> Path:
+    return write_text_atomic(path, lesions_csv(lesions))
+
+
+def lesion_summary(lesions: Sequence[Lesion]) -> dict:
+    """Totals of a lesion table: volume, count, largest share, stroke pattern."""
+    volumes = [les.volume_ml for les in lesions]
+    total = float(sum(volumes))
+    return {
+        "total_volume_ml": total,
+        "count": len(lesions),
+        "largest_volume_ml": max(volumes) if volumes else 0.0,
+        "largest_share": max(volumes) / total if total > 0 else 0.0,
+        "stroke_pattern": stroke_pattern(volumes),
+    }
+
+
+def versions() -> dict:
+    """Versions of the software that made a prediction."""
+    from importlib import metadata
+
+    found = {"python": platform.python_version()}
+    for package in ("isla-nnunet", "nnunetv2", "torch", "SimpleITK", "numpy"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def summary_line(case_id: str, lesion_totals: dict, brain_volume_ml: float, n_models: int, method: str,
+                 seconds: float, outdir: str | os.PathLike) -> str:
+    """The one line ``isla predict`` prints per case.
+
+    Example:
+        >>> summary_line("c1", {"total_volume_ml": 12.345, "count": 3, "stroke_pattern": "scattered infarcts"},
+        ...              1234.5, 2, "mean", 14.2, "out/c1")
+        'c1: lesion 12.35 ml in 3 lesions (scattered infarcts), brain 1234 ml, 2 models (mean) in 14.2 s -> out/c1'
+    """
+    count = lesion_totals["count"]
+    models = f"{n_models} model{'s' if n_models > 1 else ''}" + (f" ({method})" if n_models > 1 else "")
+    return (f"{case_id}: lesion {lesion_totals['total_volume_ml']:.2f} ml in {count} "
+            f"lesion{'' if count == 1 else 's'} ({lesion_totals['stroke_pattern']}), "
+            f"brain {brain_volume_ml:.0f} ml, {models} in {seconds:.1f} s -> {os.fspath(outdir)}")

@@ -1,0 +1,36 @@
+import os
+
+import pytest
+
+from isla_nnunet import nnunet_env
+from isla_nnunet.errors import ISLAError
+
+
+def test_trainers_folder_is_the_shipped_trainers_package():
+    folder = nnunet_env.trainers_folder()
+    assert (folder / "isla_trainers.py").is_file()
+
+
+def test_export_lines_put_the_trainers_first_and_keep_other_folders(monkeypatch):
+    monkeypatch.setenv("nnUNet_extTrainer", "/elsewhere/trainers")
+    monkeypatch.delenv("nnUNet_n_proc_DA", raising=False)
+    lines = nnunet_env.export_lines()
+    folder = str(nnunet_env.trainers_folder())
+    assert lines[0] == f"export nnUNet_extTrainer={folder}{os.pathsep}/elsewhere/trainers"
+    assert "export nnUNet_n_proc_DA=0" in lines
+
+
+def test_require_names_the_missing_variables(monkeypatch):
+    monkeypatch.delenv("nnUNet_raw", raising=False)
+    monkeypatch.setenv("nnUNet_results", "/results")
+    with pytest.raises(ISLAError, match="nnUNet_raw not set"):
+        nnunet_env.require("nnUNet_raw", "nnUNet_results")
+    assert nnunet_env.require("nnUNet_results") == {"nnUNet_results": nnunet_env.Path("/results")}
+
+
+def test_require_ext_trainer(monkeypatch):
+    monkeypatch.setenv("nnUNet_extTrainer", "/somewhere/else")
+    with pytest.raises(ISLAError, match="isla env"):
+        nnunet_env.require_ext_trainer()
+    monkeypatch.setenv("nnUNet_extTrainer", f"/x{os.pathsep}{nnunet_env.trainers_folder()}")
+    nnunet_env.require_ext_trainer()
