@@ -2,8 +2,9 @@
 
 The demo and the end-to-end tests use it so that they exercise exactly the commands users type, each
 in a child process with an explicit environment (its own ``nnUNet_raw``/``nnUNet_preprocessed``/
-``nnUNet_results`` and ``nnUNet_extTrainer``), leaving the caller's environment untouched. A failing command raises one
-:class:`~isla_nnunet.errors.ISLAError` naming the command, its exit status, the last lines it printed and the log that holds the rest.
+``nnUNet_results`` and ``nnUNet_extTrainer``), leaving the caller's environment untouched. A failing
+command raises one :class:`~isla_nnunet.errors.ISLAError` naming the command, its exit status, the
+last lines it printed and the log that holds the rest.
 """
 
 from __future__ import annotations

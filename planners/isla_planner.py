@@ -78,7 +78,8 @@ class ISLAPlanner(ExperimentPlanner):
         plans = {
             "dataset_name": self.dataset_name,
             "plans_name": self.plans_identifier,
-            "original_median_spacing_after_transp": [float(s) for s in np.median(self.dataset_fingerprint["spacings"], 0)],
+            "original_median_spacing_after_transp":
+                [float(s) for s in np.median(self.dataset_fingerprint["spacings"], 0)],
             "original_median_shape_after_transp": [int(round(s)) for s in median_shape],
             "image_reader_writer": self.determine_reader_writer().__name__,
             "transpose_forward": [0, 1, 2],

@@ -11,7 +11,8 @@ def _features(text: str) -> tuple[int, ...]:
 def add_arguments(parser) -> None:
     parser.add_argument("-d", "--dataset", type=int, required=True, help="nnU-Net dataset id")
     parser.add_argument("--features", type=_features, default=DEFAULT_FEATURES,
-                        help=f"filters per resolution level, comma-separated (default {','.join(map(str, DEFAULT_FEATURES))})")
+                        help="filters per resolution level, comma-separated "
+                             f"(default {','.join(map(str, DEFAULT_FEATURES))})")
     parser.add_argument("--gpu-memory-target", type=float, default=planning.DEFAULT_GPU_MEMORY_TARGET_GB,
                         help="GPU memory (GB) the batch must fit; below ~20 GB the batch of 8 is reduced")
     parser.add_argument("-np", "--num-processes", type=int, default=2, help="worker processes (default 2)")

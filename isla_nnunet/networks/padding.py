@@ -32,7 +32,7 @@ def same_padding(kernel_size: Sequence[int], stride: Sequence[int]) -> tuple[tup
     if min(kernel_size) < 1 or min(stride) < 1:
         raise ValueError(f"kernel_size {tuple(kernel_size)} and stride {tuple(stride)} must be positive")
     pads = []
-    for k, s in zip(kernel_size, stride):
+    for k, s in zip(kernel_size, stride, strict=True):
         total = max(k - s, 0)
         pads.append((total // 2, total - total // 2))
     return tuple(pads)

@@ -220,7 +220,7 @@ class ISLAUNet(nn.Module):
         """
         size = torch.tensor(list(input_size), dtype=torch.float64)
         total = 0.0
-        for features, stride in zip(self.features_per_stage, self.strides):
+        for features, stride in zip(self.features_per_stage, self.strides, strict=True):
             size = torch.ceil(size / torch.tensor(stride, dtype=torch.float64))
             voxels = float(torch.prod(size))
             total += 2 * 3 * features * voxels  # encoder: 2 convs, each conv + norm + nonlin

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -33,8 +34,8 @@ from isla_nnunet.prediction.models import ModelSet
 from isla_nnunet.prediction.pipeline import REPORT, PredictionSettings, predict_case
 
 SUMMARY_FILE = "batch_summary.csv"
-SUMMARY_COLUMNS = ("case_id", "status", "total_volume_ml", "lesion_count", "stroke_pattern", "brain_volume_ml",
-                   "seconds", "output", "error")
+SUMMARY_COLUMNS = ("case_id", "status", "total_volume_ml", "lesion_count", "stroke_pattern",
+                   "brain_volume_ml", "seconds", "output", "error")
 
 
 @dataclass
@@ -93,8 +94,6 @@ def _error_line(err: Exception) -> str:
 
 
 def _read_report(path: Path) -> dict | None:
-    import json
-
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -102,7 +101,7 @@ def _read_report(path: Path) -> dict | None:
 
 
 def predict_batch(specs: Sequence[CaseSpec], models: ModelSet, output: str | os.PathLike,
-                  settings: PredictionSettings = PredictionSettings(), progress: bool = True,
+                  settings: PredictionSettings | None = None, progress: bool = True,
                   echo: Callable[[str], None] | None = None) -> BatchSummary:
     """Predict every case of ``specs`` into ``output/CASE_ID``.
 
@@ -112,7 +111,7 @@ def predict_batch(specs: Sequence[CaseSpec], models: ModelSet, output: str | os.
         output: root folder (created).
         settings: prediction settings; ``overwrite`` redoes finished cases.
         progress: show a tqdm bar on stderr.
-        echo: called with each case's summary or failure line (printed above the bar).
+        echo: called with each case's summary or failure line (the bar steps aside).
 
     Raises:
         ISLAError: no case, or duplicated case ids. A case's own problem never raises.
@@ -120,6 +119,7 @@ def predict_batch(specs: Sequence[CaseSpec], models: ModelSet, output: str | os.
     if not specs:
         raise ISLAError("no case to predict: check the input folder or CSV")
     check_unique(list(specs))
+    settings = settings or PredictionSettings()
     root = Path(output)
     if root.exists() and not root.is_dir():
         raise ISLAError(f"output {root} exists and is not a folder: give another -o")
@@ -145,7 +145,8 @@ def predict_batch(specs: Sequence[CaseSpec], models: ModelSet, output: str | os.
         summary.outcomes.append(outcome)
         summary.seconds = time.perf_counter() - start
         if echo is not None:
-            (bar.write if progress else echo)(outcome.summary)
+            with tqdm.external_write_mode():
+                echo(outcome.summary)
         write_text_atomic(root / SUMMARY_FILE, summary.csv_text())
     bar.close()
     return summary

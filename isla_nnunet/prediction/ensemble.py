@@ -36,7 +36,8 @@ def _stackable(arrays: Sequence[np.ndarray], what: str) -> list[np.ndarray]:
         raise ISLAError(f"no {what} to combine: give at least one model")
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1:
-        raise ISLAError(f"{what} of different shapes {sorted(shapes)} cannot be combined: predict on one grid")
+        raise ISLAError(f"{what} of different shapes {sorted(shapes)} cannot be combined: "
+                        "predict on one grid")
     return arrays
 
 

@@ -21,7 +21,7 @@ Prediction goes through nnU-Net's own :class:`nnunetv2.inference.predict_from_ra
 mirroring is off unless asked for (ISLA predicts without it).
 
 Example:
-    >>> with ModelSet.load(["results/Dataset101/ISLATrainer_B__ISLAPlans__3d_fullres"]) as models:  # doctest: +SKIP
+    >>> with ModelSet.load(["Dataset101/ISLATrainer_B__ISLAPlans__3d_fullres"]) as models:  # doctest: +SKIP
     ...     probability = models[0].lesion_probability(channels)  # (z, y, x) float32 in [0, 1]
 """
 
@@ -78,7 +78,8 @@ def _read_json(path: Path, what: str, source: Path) -> dict:
         raise ISLAError(f"cannot read {what} of model {source} ({type(err).__name__}): "
                         "give an nnU-Net trained-model folder or its exported zip") from None
     if not isinstance(data, dict):
-        raise ISLAError(f"{what} of model {source} is not a JSON object: give an nnU-Net trained-model folder")
+        raise ISLAError(f"{what} of model {source} is not a JSON object: "
+                        "give an nnU-Net trained-model folder")
     return data
 
 
@@ -88,10 +89,11 @@ def check_dataset_json(dataset_json: dict, source: str | os.PathLike) -> None:
     Example:
         >>> check_dataset_json({"channel_names": {"0": "DWI", "1": "ADC"},
         ...                     "labels": {"background": 0, "lesion": 1}}, "m")
-        >>> check_dataset_json({"channel_names": {"0": "T1"}, "labels": {"background": 0, "lesion": 1}}, "m")
+        >>> check_dataset_json({"channel_names": {"0": "T1"}, "labels": {"background": 0, "lesion": 1}},
+        ...                    "m")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        isla_nnunet.errors.ISLAError: model m reads the channels ['T1'], not ['DWI', 'ADC']: predict with a model trained on data from isla convert
+        isla_nnunet.errors.ISLAError: model m reads the channels ['T1'], not ['DWI', 'ADC']: ...
     """
     channels = dataset_json.get("channel_names", dataset_json.get("modality", {}))
     try:
@@ -108,8 +110,8 @@ def check_dataset_json(dataset_json: dict, source: str | os.PathLike) -> None:
                         "predict with an ISLA lesion model")
 
 
-def check_configuration(spacing_zyx: Sequence[float], patch_size_zyx: Sequence[int], source: str | os.PathLike,
-                        configuration: str) -> None:
+def check_configuration(spacing_zyx: Sequence[float], patch_size_zyx: Sequence[int],
+                        source: str | os.PathLike, configuration: str) -> None:
     """Raise unless a plans configuration was made for data on the ISLA reference grid.
 
     Args:
@@ -120,22 +122,24 @@ def check_configuration(spacing_zyx: Sequence[float], patch_size_zyx: Sequence[i
 
     Example:
         >>> check_configuration([6.0, 0.9, 0.9], [32, 224, 192], "m", "3d_fullres")
-        >>> check_configuration([1.0, 1.0, 1.0], [128, 128, 128], "m", "3d_fullres")
+        >>> check_configuration([1.0, 1.0, 1.0], [128, 128, 128], "m", "3d_fullres")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        isla_nnunet.errors.ISLAError: model m (3d_fullres) was planned for 1 x 1 x 1 mm voxels (z, y, x), not the ISLA reference grid's 6 x 0.9 x 0.9 mm: predict with a model trained on data from isla convert
+        isla_nnunet.errors.ISLAError: model m (3d_fullres) was planned for 1 x 1 x 1 mm voxels (z, y, x), ...
     """
     spacing = [float(s) for s in spacing_zyx]
-    if len(spacing) != 3 or not np.allclose(spacing, reference.SPACING_ZYX, atol=reference.SPACING_TOLERANCE_MM):
+    tolerance = reference.SPACING_TOLERANCE_MM
+    if len(spacing) != 3 or not np.allclose(spacing, reference.SPACING_ZYX, atol=tolerance):
         shown = " x ".join(f"{s:g}" for s in spacing)
         expected = " x ".join(f"{s:g}" for s in reference.SPACING_ZYX)
-        raise ISLAError(f"model {source} ({configuration}) was planned for {shown} mm voxels (z, y, x), not the "
-                        f"ISLA reference grid's {expected} mm: predict with a model trained on data from isla convert")
+        raise ISLAError(f"model {source} ({configuration}) was planned for {shown} mm voxels (z, y, x), "
+                        f"not the ISLA reference grid's {expected} mm: predict with a model trained on data "
+                        "from isla convert")
     patch = [int(p) for p in patch_size_zyx]
     if len(patch) != 3 or any(p > s for p, s in zip(patch, reference.SHAPE_ZYX, strict=True)):
-        raise ISLAError(f"model {source} ({configuration}) has a patch of {patch} voxels (z, y, x), larger than "
-                        f"the reference grid {list(reference.SHAPE_ZYX)}: its plans do not belong to ISLA's "
-                        "reference space, retrain on data from isla convert")
+        raise ISLAError(f"model {source} ({configuration}) has a patch of {patch} voxels (z, y, x), larger "
+                        f"than the reference grid {list(reference.SHAPE_ZYX)}: its plans do not belong to "
+                        "ISLA's reference space, retrain on data from isla convert")
 
 
 def _available_folds(folder: Path, checkpoint: str) -> list:
@@ -156,7 +160,8 @@ def _fold(value) -> int | str:
 
 
 def check_model_folder(folder: str | os.PathLike, folds: Sequence | None = None,
-                       checkpoint: str = DEFAULT_CHECKPOINT, source: str | os.PathLike | None = None) -> ModelInfo:
+                       checkpoint: str = DEFAULT_CHECKPOINT,
+                       source: str | os.PathLike | None = None) -> ModelInfo:
     """Check a trained-model folder's files and dataset.json (no torch import, no weights read).
 
     Args:
@@ -175,8 +180,8 @@ def check_model_folder(folder: str | os.PathLike, folds: Sequence | None = None,
                         "(Trainer__Plans__configuration) or a zip from nnUNetv2_export_model_to_zip")
     missing = [name for name in ("plans.json", "dataset.json") if not (folder / name).is_file()]
     if missing:
-        raise ISLAError(f"{source} is not an nnU-Net trained-model folder (no {' or '.join(missing)}): give the "
-                        "Trainer__Plans__configuration folder that holds fold_N/")
+        raise ISLAError(f"{source} is not an nnU-Net trained-model folder (no {' or '.join(missing)}): "
+                        "give the Trainer__Plans__configuration folder that holds fold_N/")
     check_dataset_json(_read_json(folder / "dataset.json", "dataset.json", source), source)
     _read_json(folder / "plans.json", "plans.json", source)
     if folds:

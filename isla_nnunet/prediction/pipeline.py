@@ -115,7 +115,8 @@ def check_outdir(outdir: str | os.PathLike, overwrite: bool) -> Path:
         if not outdir.is_dir():
             raise ISLAError(f"output {outdir} exists and is not a folder: give another -o")
         if not overwrite and any(outdir.iterdir()):
-            raise ISLAError(f"output folder {outdir} already exists: give another -o, or --overwrite to replace it")
+            raise ISLAError(f"output folder {outdir} already exists: give another -o, "
+                            "or --overwrite to replace it")
     return outdir
 
 
@@ -199,7 +200,9 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
         combined = combine(members, settings.ensemble)
     with timer.step("to_native"):
         probability = registration.to_native(combined.probability, kind="probability")
-        mask_source = combined.probability if settings.ensemble == "mean" else combined.mask.astype(np.float32)
+        # The mean rule thresholds the interpolated mean probability; a vote maps its binary mask.
+        voted = combined.mask.astype(np.float32)
+        mask_source = combined.probability if settings.ensemble == "mean" else voted
         mask = sitk.Cast(registration.to_native(mask_source, kind="mask"), sitk.sitkUInt8)
     with timer.step("lesions"):
         lesions = lesion_table(mask, probability)
@@ -207,6 +210,7 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
         voxel_ml = float(np.prod(case.dwi.GetSpacing())) / 1000.0
         brain_ml = int(np.count_nonzero(sitk.GetArrayViewFromImage(brain))) * voxel_ml
 
+    reference_voxel_ml = float(np.prod(reference.SPACING_XYZ)) / 1000.0
     title = (f"{case.case_id}   lesion {totals['total_volume_ml']:.2f} ml, {totals['count']} lesion(s), "
              f"{totals['stroke_pattern']}   ({len(models)} model{'s' if len(models) > 1 else ''})")
     outputs = [MASK, PROBABILITY, LESIONS, QC_PNG, TRANSFORM, REPORT]
@@ -226,8 +230,8 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
                         dwi_ref, adc_ref, _image(combined.probability, grid, np.float32),
                         _image(combined.mask, grid, np.uint8)), strict=True):
                     write_image(image, staging / name)
-            registration.info = {"case": case.metadata(), "brain_method": os.fspath(method),
-                                 "qc": {"ncc": ncc, "threshold": NCC_THRESHOLD, "flagged": ncc < NCC_THRESHOLD}}
+            qc = {"ncc": ncc, "threshold": NCC_THRESHOLD, "flagged": ncc < NCC_THRESHOLD}
+            registration.info = {"case": case.metadata(), "brain_method": os.fspath(method), "qc": qc}
             registration.save(staging / TRANSFORM)
         with timer.step("qc_png"):
             write_qc_png(case.dwi, case.adc, mask, probability, staging / QC_PNG, title=title, brain=brain)
@@ -246,9 +250,9 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
             "brain": {"volume_ml": brain_ml, "method": os.fspath(method)},
             "registration": {"qc_ncc": ncc, "qc_threshold": NCC_THRESHOLD, "qc_flagged": ncc < NCC_THRESHOLD,
                              "metric": registration.metric},
-            "reference_grid": {"shape_xyz": list(reference.SHAPE_XYZ), "spacing_xyz": list(reference.SPACING_XYZ),
-                               "lesion_volume_ml": float(combined.mask.sum()) * float(np.prod(reference.SPACING_XYZ))
-                               / 1000.0},
+            "reference_grid": {"shape_xyz": list(reference.SHAPE_XYZ),
+                               "spacing_xyz": list(reference.SPACING_XYZ),
+                               "lesion_volume_ml": float(combined.mask.sum()) * reference_voxel_ml},
             "ensemble": {"method": settings.ensemble if len(models) > 1 else "single",
                          "rule": "mean probability > 0.5" if settings.ensemble == "mean" or len(models) == 1
                          else "more than half of the member masks (probability > 0.5)",

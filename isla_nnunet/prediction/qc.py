@@ -44,7 +44,8 @@ def most_lesion_slices(mask: np.ndarray, fallback: np.ndarray | None = None) -> 
     """
     mask = np.asarray(mask) > 0
     if mask.any():
-        return tuple(int(np.argmax(mask.sum(axis=tuple(a for a in range(3) if a != axis)))) for axis in range(3))
+        others = [tuple(a for a in range(3) if a != axis) for axis in range(3)]
+        return tuple(int(np.argmax(mask.sum(axis=axes))) for axes in others)
     if fallback is not None and np.asarray(fallback).any():
         return tuple(int(round(c)) for c in np.argwhere(np.asarray(fallback) > 0).mean(axis=0))
     return tuple(s // 2 for s in mask.shape)

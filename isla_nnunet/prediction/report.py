@@ -164,9 +164,9 @@ def summary_line(case_id: str, lesion_totals: dict, brain_volume_ml: float, n_mo
     """The one line ``isla predict`` prints per case.
 
     Example:
-        >>> summary_line("c1", {"total_volume_ml": 12.345, "count": 3, "stroke_pattern": "scattered infarcts"},
-        ...              1234.5, 2, "mean", 14.2, "out/c1")
-        'c1: lesion 12.35 ml in 3 lesions (scattered infarcts), brain 1234 ml, 2 models (mean) in 14.2 s -> out/c1'
+        >>> totals = {"total_volume_ml": 12.345, "count": 3, "stroke_pattern": "scattered infarcts"}
+        >>> summary_line("c1", totals, 1234.5, 2, "mean", 14.2, "o")
+        'c1: lesion 12.35 ml in 3 lesions (scattered infarcts), brain 1234 ml, 2 models (mean) in 14.2 s -> o'
     """
     count = lesion_totals["count"]
     models = f"{n_models} model{'s' if n_models > 1 else ''}" + (f" ({method})" if n_models > 1 else "")

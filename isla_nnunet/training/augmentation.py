@@ -44,7 +44,7 @@ def _rotation_about_inferior_superior(image=None, dim=None, **kwargs) -> float:
 def spatial_transform(patch_size) -> SpatialTransform:
     """Rotation about z and a random translation of the whole-volume patch (no scaling, no elastic)."""
     # With random_crop, the patch centre is drawn uniformly in [d, shape - d]: d = shape/2 - t gives +-t voxels.
-    centre_distance = [s / 2 - t for s, t in zip(patch_size, TRANSLATION_VOXELS_ZYX)]
+    centre_distance = [s / 2 - t for s, t in zip(patch_size, TRANSLATION_VOXELS_ZYX, strict=True)]
     return SpatialTransform(
         patch_size, patch_center_dist_from_border=centre_distance, random_crop=True,
         p_rotation=1.0, rotation=_rotation_about_inferior_superior, p_scaling=0.0,

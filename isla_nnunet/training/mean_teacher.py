@@ -92,9 +92,13 @@ class ISLATrainer_MT(ISLATrainer_B):  # noqa: N801 (nnU-Net finds trainers by th
                          self.ema_decay_after_rampup)
 
     def mean_teacher_state(self) -> dict:
-        """What a checkpoint needs beyond nnU-Net's own entries to resume the Mean Teacher exactly."""
-        return {"ema_updates": self.ema_updates, "rampup_epoch": self.current_epoch,
-                "consistency_weight_max": self.consistency_weight_max, "rampup_epochs": self.rampup_epochs,
+        """What a checkpoint needs beyond nnU-Net's own entries to resume the Mean Teacher exactly.
+
+        The ramp-up position is the epoch, which nnU-Net saves and restores (``current_epoch``); the
+        schedule's settings are stored to refuse resuming under different ones.
+        """
+        return {"ema_updates": self.ema_updates, "consistency_weight_max": self.consistency_weight_max,
+                "rampup_epochs": self.rampup_epochs,
                 "ema_decays": [self.ema_decay_during_rampup, self.ema_decay_after_rampup]}
 
     # --- networks ------------------------------------------------------------------------------

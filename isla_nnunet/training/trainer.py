@@ -23,6 +23,8 @@ from isla_nnunet.training.augmentation import LEFT_RIGHT_AXIS, training_transfor
 from isla_nnunet.training.full_frame import full_frame_dataset_class
 from isla_nnunet.training.schedule import LinearDecayLR
 
+# nnU-Net's own default device for trainers.
+_DEFAULT_DEVICE = torch.device("cuda")
 LOSSES = {"UFL": losses.AsymmetricUnifiedFocalLoss, "GDLBCE": losses.GeneralizedDiceBCELoss}
 
 
@@ -38,7 +40,7 @@ class ISLATrainer(nnUNetTrainer):
     final_learning_rate = 5e-6
 
     def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
-                 device: torch.device = torch.device("cuda")):
+                 device: torch.device = _DEFAULT_DEVICE):
         super().__init__(plans, configuration, fold, dataset_json, device)
         self.num_epochs = self.epochs
         self.initial_lr = self.initial_learning_rate

@@ -24,7 +24,7 @@ def test_rampup_values(t, expected):
 
 def test_rampup_is_increasing_and_degenerate_lengths():
     values = [sigmoid_rampup(t, 60) for t in range(61)]
-    assert all(a < b for a, b in zip(values, values[1:]))
+    assert all(a < b for a, b in zip(values[:-1], values[1:], strict=True))
     assert sigmoid_rampup(-3, 60) == sigmoid_rampup(0, 60)
     assert sigmoid_rampup(0, 0) == 1.0
 

@@ -39,9 +39,9 @@ def test_decay_one_keeps_teacher_and_zero_copies_student():
     student, teacher = _tiny(0), make_teacher(_tiny(1))
     kept = [p.clone() for p in teacher.parameters()]
     ema_update(teacher, student, 1.0)
-    assert all(torch.equal(a, b) for a, b in zip(kept, teacher.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(kept, teacher.parameters(), strict=True))
     ema_update(teacher, student, 0.0)
-    assert all(torch.equal(a, b) for a, b in zip(student.parameters(), teacher.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(student.parameters(), teacher.parameters(), strict=True))
 
 
 def test_buffers_are_copied_not_averaged():

@@ -1,0 +1,95 @@
+"""``isla predict``: native DWI/ADC -> native-space lesion mask, volumes, report and QC picture."""
+
+from __future__ import annotations
+
+import argparse
+
+from isla_nnunet.errors import ISLAError
+from isla_nnunet.prediction.models import DEFAULT_CHECKPOINT, DEVICES
+
+HELP = ("Predict lesion masks from native DWI/ADC with one nnU-Net model or an ensemble (ISLA-ENS, or "
+        "--vote), back in native space, with volumes, a report and a QC picture.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    case = parser.add_argument_group("one case")
+    case.add_argument("--dwi", help="trace DWI (b1000): NIfTI, .mha/.mhd, .nrrd or a DICOM series folder")
+    case.add_argument("--adc", help="ADC map (any usual unit); optional with --b0 or b0 volumes in the DWI")
+    case.add_argument("--b0", help="b=0 image to compute the ADC from when no ADC is given")
+    case.add_argument("--bvalues", type=float, nargs="+", metavar="B",
+                      help="b-value of each volume of a multi-volume DWI without .bval/JSON sidecar")
+    case.add_argument("--case-id", help="case name in the report (default: DWI file name)")
+    batch = parser.add_argument_group("many cases")
+    batch.add_argument("-i", "--input", help="folder (ISLES'22/SOOP BIDS, or CASE_dwi + CASE_adc images) or "
+                       "CSV with columns case_id,dwi[,adc][,b0][,brain_mask]; outputs go to OUTPUT/CASE_ID/")
+    batch.add_argument("--layout", default="auto", choices=["auto", "isles22", "soop", "csv"],
+                       help="layout of --input (default: auto)")
+    parser.add_argument("-m", "--model", action="append", required=True, metavar="MODEL",
+                        help="nnU-Net trained-model folder (Trainer__Plans__configuration) or exported zip; "
+                             "repeat for an ensemble")
+    parser.add_argument("-o", "--output", required=True,
+                        help="output folder (one case) or root folder (batch)")
+    parser.add_argument("--vote", action="store_true",
+                        help="ensemble by majority vote of the member masks (DeepISLES) instead of the mean "
+                             "probability (ISLA-ENS)")
+    parser.add_argument("--device", default="auto", choices=DEVICES,
+                        help="where the networks run (default: auto = CUDA when available)")
+    parser.add_argument("--tta", action="store_true", help="test-time mirroring (off by default, as in ISLA)")
+    parser.add_argument("--folds", nargs="+", metavar="F",
+                        help="folds of each model to use (default: all found)")
+    parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT,
+                        help=f"checkpoint file in each fold folder (default {DEFAULT_CHECKPOINT})")
+    parser.add_argument("--brain", default="auto", metavar="METHOD_OR_MASK",
+                        help="brain extraction: auto, stripped, template, synthstrip, hd-bet, or a mask file")
+    parser.add_argument("--save-reference", action="store_true",
+                        help="also write the reference-grid DWI, ADC, probability and mask")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--no-progress", action="store_true", help="hide the batch progress bar")
+
+
+def _settings(args: argparse.Namespace):
+    from isla_nnunet.prediction.pipeline import PredictionSettings
+
+    return PredictionSettings(ensemble="vote" if args.vote else "mean", brain_method=args.brain,
+                              save_reference=args.save_reference, overwrite=args.overwrite)
+
+
+def run(args: argparse.Namespace) -> int:
+    from isla_nnunet.conversion import CaseSpec, discover_cases
+    from isla_nnunet.prediction.batch import predict_batch
+    from isla_nnunet.prediction.models import ModelSet
+    from isla_nnunet.prediction.pipeline import check_outdir, predict_case
+
+    if bool(args.dwi) == bool(args.input):
+        raise ISLAError("give either --dwi (one case) or -i/--input (a folder or CSV of cases)")
+    if args.input and (args.adc or args.b0 or args.bvalues or args.case_id):
+        raise ISLAError("--adc/--b0/--bvalues/--case-id describe one case: use them with --dwi, "
+                        "not with --input")
+    settings = _settings(args)
+    if args.dwi:
+        check_outdir(args.output, args.overwrite)
+        spec = CaseSpec(args.case_id or _default_id(args.dwi), args.dwi, adc=args.adc, b0=args.b0,
+                        role="test")
+        with ModelSet.load(args.model, args.device, args.tta, args.folds, args.checkpoint) as models:
+            result = predict_case(spec, models, args.output, settings, bvalues=args.bvalues)
+        print(result.summary)
+        print(f"  report: {result.outdir / 'report.json'}   picture: {result.outdir / 'qc.png'}")
+        return 0
+    specs = discover_cases(args.input, layout=args.layout)
+    with ModelSet.load(args.model, args.device, args.tta, args.folds, args.checkpoint) as models:
+        summary = predict_batch(specs, models, args.output, settings, progress=not args.no_progress,
+                                echo=print)
+    print("\n".join(summary.lines()))
+    return 1 if summary.failed else 0
+
+
+def _default_id(dwi: str) -> str:
+    from pathlib import Path
+
+    from isla_nnunet.io.images import image_suffix
+
+    name = Path(dwi.rstrip("/\\")).name
+    suffix = image_suffix(name)
+    stem = name[: -len(suffix)] if suffix else name
+    cleaned = "".join(c if c.isalnum() or c in "_.-" else "_" for c in stem).lstrip("_.-")
+    return cleaned or "case"
