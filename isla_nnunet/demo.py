@@ -1,7 +1,8 @@
 """The demo: simulate stroke cases, plan, train two ISLA models and ensemble them with nnU-Net's CLI.
 
 Everything runs through the commands a user types (``isla simulate``, ``isla plan``,
-``nnUNetv2_train``, ``nnUNetv2_predict``, ``nnUNetv2_ensemble``, ``isla evaluate``) inside one working
+``nnUNetv2_train``, ``nnUNetv2_predict``, ``nnUNetv2_ensemble``, ``isla evaluate``, and finally
+``isla predict`` on a simulated scan in its scanner's space) inside one working
 folder, so the demo is also a worked example of the workflow. Training is deliberately short (a few
 epochs on a 2-core CPU): the point is that every step runs and its outputs are real, not that the
 models are good. Each step is skipped when its output already exists, so an interrupted demo resumes.
@@ -27,7 +28,7 @@ from isla_nnunet.planning import CONFIGURATION, PLANS_NAME
 # Small filters and a batch of 2 keep a CPU training step to a few seconds (docs/benchmarks.md).
 DEMO_FEATURES = (8, 8, 16, 16, 32, 32)
 DEMO_GPU_MEMORY_TARGET_GB = 2.0
-DEMO_TRAINERS = ("ISLATrainer_UFL_Std_DS_NoAtt", "ISLATrainer_GDLBCE_Std_DS_NoAtt")
+DEMO_TRAINERS = ("ISLATrainer_B", "ISLATrainer_GDLBCE_Std_DS_NoAtt")
 DEMO_EPOCH_CHOICES = (1, 2, 5)
 
 
@@ -139,8 +140,31 @@ def run_demo(settings: DemoSettings = DemoSettings(), echo: Callable[[str], None
 
     echo("[evaluate] ensemble against the simulated ground truth")
     report = evaluate(ensemble, raw / "labelsTs", output=metrics, workers=1, pred_pattern="*.nii.gz")
+    _predict_native_scan(steps, settings)
     (steps.root / "timings.json").write_text(json.dumps(steps.seconds, indent=2))
     return DemoResult(raw, ensemble, metrics, report.format(), steps.seconds)
+
+
+def _predict_native_scan(steps: _Steps, settings: DemoSettings) -> Path:
+    """Last step: a simulated scan on a scanner's grid through ``isla predict`` with both demo models."""
+    from isla_nnunet.prediction.report import summary_line
+    from isla_nnunet.simulation import write_native_cases
+
+    scans, outdir = steps.root / "native_scan", steps.root / "native_prediction"
+    dwi, adc = scans / "case_0000_dwi.nii.gz", scans / "case_0000_adc.nii.gz"
+    steps.timed("simulate a native scan", lambda: write_native_cases(
+        scans, 1, domain="isles22-like", seed=settings.seed), done=(scans / "case_0000.json").exists())
+    models = [arg for base in settings.trainers
+              for arg in ("-m", _model_folder(steps.env, settings, settings.trainer(base)))]
+    steps.timed("isla predict", lambda: steps.command(
+        "isla", "predict", "--dwi", dwi, "--adc", adc, *models, "-o", outdir, "--device", settings.device),
+        done=(outdir / "report.json").exists())
+    report = json.loads((outdir / "report.json").read_text())
+    steps.echo("[isla predict] " + summary_line(
+        report["case_id"], report["lesion"], report["brain"]["volume_ml"], len(report["models"]),
+        report["ensemble"]["method"], report["timings_s"]["total"], outdir))
+    steps.echo(f"    report: {outdir / 'report.json'}   picture: {outdir / 'qc.png'}")
+    return outdir
 
 
 def _model_folder(env: dict, settings: DemoSettings, trainer: str) -> Path:

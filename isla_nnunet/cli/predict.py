@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.prediction.models import DEFAULT_CHECKPOINT, DEVICES
@@ -58,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     from isla_nnunet.conversion import CaseSpec, discover_cases
     from isla_nnunet.prediction.batch import predict_batch
     from isla_nnunet.prediction.models import ModelSet
-    from isla_nnunet.prediction.pipeline import check_outdir, predict_case
+    from isla_nnunet.prediction.pipeline import check_outdir, predict_case, read_case
+    from isla_nnunet.preprocessing import resolve_method
 
     if bool(args.dwi) == bool(args.input):
         raise ISLAError("give either --dwi (one case) or -i/--input (a folder or CSV of cases)")
@@ -67,15 +69,22 @@ def run(args: argparse.Namespace) -> int:
                         "not with --input")
     settings = _settings(args)
     if args.dwi:
+        # Cheap checks first, so that a bad input fails before the models load.
         check_outdir(args.output, args.overwrite)
         spec = CaseSpec(args.case_id or _default_id(args.dwi), args.dwi, adc=args.adc, b0=args.b0,
                         role="test")
+        ModelSet.check(args.model, args.folds, args.checkpoint)
+        start = time.perf_counter()
+        case = read_case(spec, args.bvalues)
+        read_seconds = time.perf_counter() - start
+        resolve_method(case, args.brain)
         with ModelSet.load(args.model, args.device, args.tta, args.folds, args.checkpoint) as models:
-            result = predict_case(spec, models, args.output, settings, bvalues=args.bvalues)
+            result = predict_case(spec, models, args.output, settings, case=case, read_seconds=read_seconds)
         print(result.summary)
         print(f"  report: {result.outdir / 'report.json'}   picture: {result.outdir / 'qc.png'}")
         return 0
     specs = discover_cases(args.input, layout=args.layout)
+    ModelSet.check(args.model, args.folds, args.checkpoint)
     with ModelSet.load(args.model, args.device, args.tta, args.folds, args.checkpoint) as models:
         summary = predict_batch(specs, models, args.output, settings, progress=not args.no_progress,
                                 echo=print)

@@ -11,7 +11,7 @@ Two rules, both on the reference grid (before mapping back to the native scan):
 Example:
     >>> import numpy as np
     >>> p = [np.array([0.2, 0.9, 0.6]), np.array([0.4, 0.3, 0.6]), np.array([0.9, 0.8, 0.1])]
-    >>> mean_probability(p).round(3).tolist(), threshold(mean_probability(p)).tolist()
+    >>> [round(float(v), 3) for v in mean_probability(p)], threshold(mean_probability(p)).tolist()
     ([0.5, 0.667, 0.433], [0, 1, 0])
     >>> majority_vote([threshold(q) for q in p]).tolist()
     [0, 1, 1]
@@ -88,3 +88,17 @@ def combine(probabilities: Sequence[np.ndarray], method: str = "mean") -> Combin
     else:
         mask = majority_vote([threshold(p) for p in probabilities])
     return Combined(probability, mask, method, len(probabilities))
+
+
+def describe(method: str, members: int) -> dict:
+    """The ensemble entry of a report: method ("single" for one model), rule in words, member count.
+
+    Example:
+        >>> describe("vote", 3)["rule"]
+        'more than half of the member masks (probability > 0.5)'
+    """
+    if members == 1:
+        return {"method": "single", "rule": "probability > 0.5", "members": 1}
+    rule = ("mean probability > 0.5" if method == "mean"
+            else "more than half of the member masks (probability > 0.5)")
+    return {"method": method, "rule": rule, "members": members}

@@ -28,7 +28,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
 import os
 import shutil
@@ -47,19 +46,17 @@ from isla_nnunet.conversion.cases import CaseSpec
 from isla_nnunet.conversion.qc import NCC_THRESHOLD, registration_score
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.evaluation.atomic import write_text_atomic
-from isla_nnunet.io.case import load_case
+from isla_nnunet.io.case import NativeCase, load_case
 from isla_nnunet.io.images import write_image
-from isla_nnunet.prediction.ensemble import combine
+from isla_nnunet.prediction.ensemble import combine, describe
 from isla_nnunet.prediction.models import ModelSet
 from isla_nnunet.prediction.qc import write_qc_png
 from isla_nnunet.prediction.report import (
-    REPORT_FORMAT,
-    REPORT_VERSION,
+    case_report,
     lesion_summary,
     lesion_table,
     lesions_csv,
     summary_line,
-    versions,
 )
 from isla_nnunet.preprocessing.brain_extraction import extract_brain, resolve_method
 from isla_nnunet.preprocessing.registration import register_to_reference
@@ -157,9 +154,21 @@ def _publish(staging: Path, outdir: Path, overwrite: bool) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def read_case(spec: CaseSpec, bvalues: Sequence[float] | None = None) -> NativeCase:
+    """Read a case's images (step 1) with :func:`isla_nnunet.io.load_case`.
+
+    Raises:
+        ISLAError: missing or unreadable files, no ADC and no b0, a multi-volume DWI without b-values,
+            an ADC in no known unit or from another scan.
+    """
+    return load_case(spec.dwi, adc=spec.adc, b0=spec.b0, bvalues=list(bvalues) if bvalues else None,
+                     case_id=spec.case_id)
+
+
 def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
                  settings: PredictionSettings = PredictionSettings(),
-                 bvalues: Sequence[float] | None = None) -> CasePrediction:
+                 bvalues: Sequence[float] | None = None, case: NativeCase | None = None,
+                 read_seconds: float = 0.0) -> CasePrediction:
     """Predict one case and write its outputs to ``outdir`` (steps in the module docstring).
 
     Args:
@@ -169,6 +178,8 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
         outdir: output folder for this case.
         settings: see :class:`PredictionSettings`.
         bvalues: b-values of a multi-volume DWI without sidecar.
+        case: the case already read by :func:`read_case` (so that bad inputs fail before models load).
+        read_seconds: how long reading ``case`` took, for the report's timings.
 
     Raises:
         ISLAError: a bad input (missing ADC, 4-D without b-values, ADC of another scan, ...) or an
@@ -176,9 +187,12 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
     """
     outdir = check_outdir(outdir, settings.overwrite)
     timer = _Timer()
-    with timer.step("read"):
-        case = load_case(spec.dwi, adc=spec.adc, b0=spec.b0, bvalues=list(bvalues) if bvalues else None,
-                         case_id=spec.case_id)
+    if case is None:
+        with timer.step("read"):
+            case = read_case(spec, bvalues)
+    else:
+        timer.seconds["read"] = round(read_seconds, 3)
+        timer.start -= read_seconds
     with timer.step("brain_extraction"):
         method = resolve_method(case, spec.brain or settings.brain_method)
         brain = extract_brain(case, method)
@@ -236,32 +250,14 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
         with timer.step("qc_png"):
             write_qc_png(case.dwi, case.adc, mask, probability, staging / QC_PNG, title=title, brain=brain)
         seconds = timer.total()
-        report = {
-            "format": REPORT_FORMAT,
-            "version": REPORT_VERSION,
-            "case_id": case.case_id,
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "input": case.metadata(),
-            "outputs": outputs,
-            "lesion": {**totals, "connectivity": 26, "lesions": [
-                {"lesion": les.lesion, "volume_ml": les.volume_ml, "voxels": les.voxels,
-                 "centroid_voxel_xyz": list(les.centroid_xyz), "centroid_ras_mm": list(les.centroid_ras_mm),
-                 "max_probability": les.max_probability} for les in lesions]},
-            "brain": {"volume_ml": brain_ml, "method": os.fspath(method)},
-            "registration": {"qc_ncc": ncc, "qc_threshold": NCC_THRESHOLD, "qc_flagged": ncc < NCC_THRESHOLD,
-                             "metric": registration.metric},
-            "reference_grid": {"shape_xyz": list(reference.SHAPE_XYZ),
-                               "spacing_xyz": list(reference.SPACING_XYZ),
-                               "lesion_volume_ml": float(combined.mask.sum()) * reference_voxel_ml},
-            "ensemble": {"method": settings.ensemble if len(models) > 1 else "single",
-                         "rule": "mean probability > 0.5" if settings.ensemble == "mean" or len(models) == 1
-                         else "more than half of the member masks (probability > 0.5)",
-                         "members": len(models)},
-            "models": [model.to_dict() for model in models],
-            "prediction": {"device": models.device, "test_time_mirroring": models.tta},
-            "versions": versions(),
-            "timings_s": {**timer.seconds, "total": round(seconds, 3)},
-        }
+        report = case_report(
+            case_metadata=case.metadata(), lesions=lesions, brain={"volume_ml": brain_ml, "method": os.fspath(method)},
+            registration={"qc_ncc": ncc, "qc_threshold": NCC_THRESHOLD, "qc_flagged": ncc < NCC_THRESHOLD,
+                          "metric": registration.metric},
+            reference_lesion_ml=float(combined.mask.sum()) * reference_voxel_ml,
+            ensemble=describe(settings.ensemble, len(models)), models=[model.to_dict() for model in models],
+            prediction={"device": models.device, "test_time_mirroring": models.tta}, outputs=outputs,
+            timings={**timer.seconds, "total": round(seconds, 3)})
         write_text_atomic(staging / REPORT, json.dumps(report, indent=1) + "\n")
         _publish(staging, outdir, settings.overwrite)
     finally:

@@ -105,9 +105,11 @@ def write_qc_png(dwi: sitk.Image, adc: sitk.Image, mask: sitk.Image, probability
                 ax.set_title(label)
             if column == 0:
                 ax.set_ylabel(f"{name} ({where})")
-    if shown is not None:
-        fig.colorbar(shown, ax=axes[:, -1].tolist(), fraction=0.05, pad=0.02, label="lesion probability")
     fig.suptitle(title + "\nradiological view: patient right on image left", fontsize=11)
+    # A separate colour-bar axis keeps the probability column as large as the others.
+    fig.subplots_adjust(left=0.04, right=0.91, bottom=0.02, top=0.9, wspace=0.04, hspace=0.08)
+    if shown is not None:
+        fig.colorbar(shown, cax=fig.add_axes([0.93, 0.3, 0.012, 0.4]), label="lesion probability")
     with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=72)
     plt.close(fig)

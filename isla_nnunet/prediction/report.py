@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import os
 import platform
@@ -32,6 +33,7 @@ import cc3d
 import numpy as np
 import SimpleITK as sitk
 
+from isla_nnunet import reference
 from isla_nnunet.evaluation.atomic import write_text_atomic
 from isla_nnunet.evaluation.metrics import CONNECTIVITY
 from isla_nnunet.io.geometry import ras_affine
@@ -143,6 +145,46 @@ def lesion_summary(lesions: Sequence[Lesion]) -> dict:
         "largest_volume_ml": max(volumes) if volumes else 0.0,
         "largest_share": max(volumes) / total if total > 0 else 0.0,
         "stroke_pattern": stroke_pattern(volumes),
+    }
+
+
+def case_report(*, case_metadata: dict, lesions: Sequence[Lesion], brain: dict, registration: dict,
+                reference_lesion_ml: float, ensemble: dict, models: list[dict], prediction: dict,
+                outputs: Sequence[str], timings: dict) -> dict:
+    """The content of ``report.json`` (keys documented in docs/predict.md).
+
+    Args:
+        case_metadata: :meth:`NativeCase.metadata` (what was read and detected).
+        lesions: the native mask's lesion table.
+        brain: ``volume_ml`` and ``method`` of the brain mask.
+        registration: QC score, threshold, flag and final metric.
+        reference_lesion_ml: lesion volume of the mask on the reference grid.
+        ensemble: :func:`isla_nnunet.prediction.ensemble.describe`.
+        models: one dict per model (name, source, folds, trainer, ...).
+        prediction: device and test-time mirroring.
+        outputs: file names written.
+        timings: seconds per step and ``total``.
+    """
+    return {
+        "format": REPORT_FORMAT,
+        "version": REPORT_VERSION,
+        "case_id": case_metadata["case_id"],
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "input": case_metadata,
+        "outputs": list(outputs),
+        "lesion": {**lesion_summary(lesions), "connectivity": CONNECTIVITY, "lesions": [
+            {"lesion": les.lesion, "volume_ml": les.volume_ml, "voxels": les.voxels,
+             "centroid_voxel_xyz": list(les.centroid_xyz), "centroid_ras_mm": list(les.centroid_ras_mm),
+             "max_probability": les.max_probability} for les in lesions]},
+        "brain": brain,
+        "registration": registration,
+        "reference_grid": {"shape_xyz": list(reference.SHAPE_XYZ), "spacing_xyz": list(reference.SPACING_XYZ),
+                           "lesion_volume_ml": reference_lesion_ml},
+        "ensemble": ensemble,
+        "models": models,
+        "prediction": prediction,
+        "versions": versions(),
+        "timings_s": timings,
     }
 
 

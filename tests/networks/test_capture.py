@@ -45,16 +45,19 @@ def test_seags_maps_are_named_by_slot_level_and_kind_finest_first():
 def test_gate_maps_are_the_alpha_that_gates_the_skip():
     net = tiny(gate_op=AttentionGate, gate_kwargs={"per_channel": True}).eval()
     skips_in, skips_out = {}, {}
-    for k, gate in enumerate(net.decoder.gates):
-        gate.register_forward_hook(lambda m, args, out, k=k: (skips_in.__setitem__(k, args[0]),
-                                                              skips_out.__setitem__(k, out)))
+
+    def keep(module, args, out):
+        skips_in[module], skips_out[module] = args[0], out
+
+    for gate in net.decoder.gates:
+        gate.register_forward_hook(keep)
     maps = {m.level: m for m in capture_attention_maps(net, X)}
     assert {m.kind for m in maps.values()} == {"hybrid"}
     # Decoder gates run coarsest first: gate k serves level 3 - k.
-    for k in range(3):
+    for k, gate in enumerate(net.decoder.gates):
         alpha = maps[3 - k].coefficients
         assert alpha.shape == (1, FEATURES[2 - k], *SKIP_SHAPES[3 - k])
-        assert torch.allclose(skips_out[k], alpha * skips_in[k])
+        assert torch.allclose(skips_out[gate], alpha * skips_in[gate])
 
 
 def test_cbam_gives_channel_and_spatial_maps_per_skip():
@@ -92,6 +95,6 @@ def test_recording_collects_every_forward_pass_inside_the_block():
     net = tiny(gate_op=AttentionGate).eval()
     with torch.no_grad(), recording_attention(net) as maps:
         net(X)
-        net(X[:, :, :, :8, :4])
+        net(X[:, :, :, :8, :])
     assert len(maps) == 6
     assert maps[3].coefficients.shape[2:] != maps[0].coefficients.shape[2:]

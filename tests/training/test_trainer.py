@@ -20,13 +20,16 @@ def make_trainer(tiny_workspace, monkeypatch):
     dataset_json = json.loads((tiny_workspace.preprocessed / "dataset.json").read_text())
 
     def make(name):
-        return TRAINERS[name](plans, "3d_fullres", 0, dataset_json, device=torch.device("cpu"))
+        # nnU-Net's run_training adds this key before building a trainer.
+        return TRAINERS[name]({**plans, "continue_training": False}, "3d_fullres", 0, dataset_json,
+                              device=torch.device("cpu"))
 
     return make
 
 
 def test_epoch_is_one_pass_over_the_training_cases(make_trainer):
     trainer = make_trainer("ISLATrainer_UFL_Std_DS_NoAtt")
+    trainer.initialize()
     train, val = trainer.get_tr_and_val_datasets()
     assert trainer.batch_size == 2
     assert trainer.num_iterations_per_epoch == math.ceil(len(train.identifiers) / 2)
