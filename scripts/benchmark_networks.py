@@ -9,10 +9,9 @@ ISLA plans layout) and measured on the full reference grid:
   attention variant to the same block and deep-supervision setting without attention;
 * training-step time: forward + ISLA's loss (UFL, with the deep-supervision weights when on) + backward
   + Adam step, batch 1 and batch 2, in training mode, after one warm-up step;
-* parameter count and peak resident memory (``ru_maxrss``): each variant runs its forward pass, then
-  its training steps, in a fresh child process, reading the peak after each phase (batch 2 comes last,
-  so its peak is the largest); the increase over the idle child (torch and the trainer imported,
-  nothing built) is given in brackets.
+* parameter count and peak resident memory (Linux ``VmHWM``, reset before each phase): each variant runs
+  its forward pass, then its training steps, in a fresh child process; the increase over the child's
+  resident memory before the network is built (torch and the trainer imported) is given in brackets.
 
 The loss does not change the network, so UFL stands for both losses.
 
@@ -26,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import resource
 import statistics
 import time
 from types import SimpleNamespace
@@ -48,8 +46,25 @@ def build(block: str, ds: str, attention: str, features) -> tuple[torch.nn.Modul
     return cls.build_network_architecture(None, configuration, 2, 2, cls.deep_supervision), cls.deep_supervision
 
 
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith(field + ":"))
+    return int(line.split()[1]) / 1024.0   # kB
+
+
+def reset_peak() -> None:
+    """Start a new peak-memory window (Linux: writing 5 to clear_refs resets VmHWM)."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+
+
 def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0   # Linux reports KiB
+    """Peak resident memory since the last :func:`reset_peak` (VmHWM)."""
+    return _status_mb("VmHWM")
+
+
+def resident_mb() -> float:
+    return _status_mb("VmRSS")
 
 
 def timed(step, repeats: int) -> list[float]:
@@ -80,14 +95,16 @@ def measure_variant(job: dict) -> dict:
     """In a fresh process: parameters, forward peak memory, then per batch the training-step time and peak."""
     torch.set_num_threads(job["threads"])
     torch.manual_seed(0)
-    result = {"idle_mb": peak_mb()}
+    result = {"idle_mb": resident_mb()}
     net, deep_supervision = build(job["block"], job["ds"], job["attention"], job["features"])
     result["params"] = sum(p.numel() for p in net.parameters())
+    reset_peak()
     with torch.no_grad():
         net.eval()(torch.randn(1, 2, *job["shape"]))
     result["forward_peak_mb"] = peak_mb()
     net.train()
     for batch in job["batches"]:
+        reset_peak()
         times = timed(training_step(net, deep_supervision, batch, job["shape"]), job["repeats"])
         result[f"train{batch}"] = (min(times), statistics.median(times), peak_mb())
     return result
@@ -139,7 +156,7 @@ def main() -> None:
     variants = [(b, d, a) for b in args.blocks for d in args.ds for a in attention]
     print(f"# ISLA networks: features {features}, grid {shape} (z, y, x), {args.threads} threads; forward: "
           f"fastest of {args.rounds} interleaved rounds (median); training: fastest of {args.train_repeats} "
-          "step(s) after a warm-up (median); memory: peak RSS of a fresh process (+ increase over idle)",
+          "step(s) after a warm-up (median); memory: peak RSS of the phase (+ increase over the idle process)",
           flush=True)
     forward = forward_times(variants, features, shape, args.rounds)
     context = mp.get_context("spawn")
@@ -160,7 +177,7 @@ def main() -> None:
         peaks = [m["forward_peak_mb"]] + [m[f"train{b}"][2] for b in batches]
         row += [f"{p:.0f} (+{p - m['idle_mb']:.0f})" for p in peaks]
         print("| " + " | ".join(row) + " |", flush=True)
-    print(f"# idle child process (torch and the trainer imported, nothing built): {min(idle):.0f} MB")
+    print(f"# idle child process (torch and the trainer imported, nothing built): {min(idle):.0f} MB resident")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ Python start, imports, model loading, reading, brain extraction, registration, p
 mapping and every output file; and, from the case's ``report.json``, the per-step times of the case
 itself (everything after the models are loaded). Peak memory is the child process's
 ``resource.getrusage(RUSAGE_SELF).ru_maxrss``, its CPU time ``ru_utime + ru_stime``: on a machine
-shared with other jobs the wall time grows with their load, the CPU time does not, and on an idle
-machine the wall time is at most the CPU time (minus what the threads ran in parallel).
+shared with other jobs the wall time grows with their load while the CPU time does not, and on an idle
+machine the wall time is about the CPU time less what the two threads ran in parallel. Last, one forward
+pass is timed with the default and the channels-last weight layout.
 
 The models are ISLA-B networks (``ISLATrainer_B``: UFL, StdUNet, deep supervision, SE + AGs) with the
 default filters of the plans (``isla_nnunet.networks.presets.DEFAULT_FEATURES``) and randomly
@@ -91,6 +92,28 @@ def _model_folders(workdir: Path, count: int) -> list[Path]:
     return folders
 
 
+def _layouts(folder: Path, repeats: int = 3) -> dict[str, tuple[float, float]]:
+    """Best-of-``repeats`` (wall, CPU) seconds of one whole-volume forward pass per weight layout."""
+    import torch
+
+    from isla_nnunet.prediction.models import ModelSet
+
+    x = torch.randn(1, 2, 32, 224, 192)
+    seconds = {}
+    with ModelSet.load([folder], device="cpu") as models, torch.inference_mode():
+        network = models[0].predictor.network
+        for layout in (torch.contiguous_format, torch.channels_last_3d):
+            network.to(memory_format=layout)
+            network(x)
+            times = []
+            for _ in range(repeats):
+                wall, cpu = time.perf_counter(), time.process_time()
+                network(x)
+                times.append((time.perf_counter() - wall, time.process_time() - cpu))
+            seconds[str(layout).replace("torch.", "")] = (min(t[0] for t in times), min(t[1] for t in times))
+    return seconds
+
+
 def _child(argv: list[str]) -> None:
     """Run ``isla`` in this process and print its peak memory as the last line (JSON)."""
     from isla_nnunet.cli import main
@@ -169,6 +192,9 @@ def main() -> None:
               f"{row['peak_gib']:.2f} |")
     print(f"\nbrain extraction: {rows[0]['brain_method']}; case = report.json timings total "
           "(after model loading)")
+    layouts = _layouts(folders[0])
+    print("one ISLA-B forward pass (1 x 2 x 32 x 224 x 192), best of 3, wall / CPU: "
+          + ", ".join(f"{k} {wall:.2f} / {cpu:.2f} s" for k, (wall, cpu) in layouts.items()))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from isla_nnunet.conversion import LAYOUTS
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.prediction.models import DEFAULT_CHECKPOINT, DEVICES
 
@@ -23,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     batch = parser.add_argument_group("many cases")
     batch.add_argument("-i", "--input", help="folder (ISLES'22/SOOP BIDS, or CASE_dwi + CASE_adc images) or "
                        "CSV with columns case_id,dwi[,adc][,b0][,brain_mask]; outputs go to OUTPUT/CASE_ID/")
-    batch.add_argument("--layout", default="auto", choices=["auto", "isles22", "soop", "csv"],
+    batch.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS],
                        help="layout of --input (default: auto)")
     parser.add_argument("-m", "--model", action="append", required=True, metavar="MODEL",
                         help="nnU-Net trained-model folder (Trainer__Plans__configuration) or exported zip; "

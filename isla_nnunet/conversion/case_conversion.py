@@ -51,7 +51,12 @@ class CaseResult:
         return asdict(self)
 
 
-def _masked_nonnegative(image: sitk.Image, mask: sitk.Image) -> sitk.Image:
+def masked_nonnegative(image: sitk.Image, mask: sitk.Image) -> sitk.Image:
+    """``image`` as float32 with negatives (interpolation undershoot) clipped to 0 and 0 outside ``mask``.
+
+    Training data (``isla convert``) and prediction (``isla predict``) prepare images with this same
+    function, so a model sees at prediction what it saw in training.
+    """
     array = np.clip(sitk.GetArrayFromImage(image), 0.0, None) * (sitk.GetArrayViewFromImage(mask) > 0)
     out = sitk.GetImageFromArray(array.astype(np.float32))
     out.CopyInformation(image)
@@ -82,8 +87,8 @@ def convert_case(
     registration = register_to_reference(case, brain)
 
     brain_ref = registration.to_reference(brain, kind="mask")
-    dwi_ref = _masked_nonnegative(registration.to_reference(case.dwi), brain_ref)
-    adc_ref = _masked_nonnegative(registration.to_reference(case.adc), brain_ref)
+    dwi_ref = masked_nonnegative(registration.to_reference(case.dwi), brain_ref)
+    adc_ref = masked_nonnegative(registration.to_reference(case.adc), brain_ref)
     label_ref = None
     if spec.role == "train":
         label_ref = registration.to_reference(

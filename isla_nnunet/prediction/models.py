@@ -373,12 +373,17 @@ def load_model(info: ModelInfo, device, tta: bool = False) -> LoadedModel:
     configuration = predictor.configuration_manager
     name = _configuration_name(info, predictor.plans_manager, configuration)
     check_configuration(configuration.spacing, configuration.patch_size, info.source, name)
+    # A whole-volume patch (ISLA's) is one tile: Gaussian weighting only blends overlapping tiles, and
+    # with nnU-Net's float16 accumulation its tiny weights at the volume's corners cost precision.
+    predictor.use_gaussian = tuple(configuration.patch_size) != reference.SHAPE_ZYX
     label_manager = predictor.label_manager
     if label_manager.has_regions:
         raise ISLAError(f"model {info.source} was trained with regions: predict with an ISLA lesion model")
-    # Channels-last 3-D weights make oneDNN's convolutions about 1.5x faster on CPU (docs/benchmarks.md);
-    # nnU-Net's per-fold load_state_dict copies into these tensors and keeps their layout.
-    predictor.network.to(device=device, memory_format=torch.channels_last_3d)
+    predictor.network.to(device)
+    if device.type == "cpu":
+        # Channels-last 3-D weights cut the CPU time of a forward pass by about 15 % (docs/benchmarks.md);
+        # nnU-Net's per-fold load_state_dict copies into these tensors and keeps their layout.
+        predictor.network.to(memory_format=torch.channels_last_3d)
     predictor.network.eval()
     return LoadedModel(info, predictor, predictor.trainer_name, name,
                        list(label_manager.all_labels).index(EXPECTED_LABELS["lesion"]))

@@ -41,7 +41,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from isla_nnunet import reference
-from isla_nnunet.conversion.case_conversion import _masked_nonnegative
+from isla_nnunet.conversion.case_conversion import masked_nonnegative
 from isla_nnunet.conversion.cases import CaseSpec
 from isla_nnunet.conversion.qc import NCC_THRESHOLD, registration_score
 from isla_nnunet.errors import ISLAError
@@ -55,8 +55,8 @@ from isla_nnunet.prediction.report import (
     case_report,
     lesion_summary,
     lesion_table,
-    lesions_csv,
     summary_line,
+    write_lesions_csv,
 )
 from isla_nnunet.preprocessing.brain_extraction import extract_brain, resolve_method
 from isla_nnunet.preprocessing.registration import register_to_reference
@@ -200,8 +200,8 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
         registration = register_to_reference(case, brain)
     with timer.step("to_reference"):
         brain_ref = registration.to_reference(brain, kind="mask")
-        dwi_ref = _masked_nonnegative(registration.to_reference(case.dwi), brain_ref)
-        adc_ref = _masked_nonnegative(registration.to_reference(case.adc), brain_ref)
+        dwi_ref = masked_nonnegative(registration.to_reference(case.dwi), brain_ref)
+        adc_ref = masked_nonnegative(registration.to_reference(case.adc), brain_ref)
         ones = sitk.Image(case.dwi.GetSize(), sitk.sitkFloat32) + 1.0
         ones.CopyInformation(case.dwi)
         ncc = registration_score(dwi_ref, registration.to_reference(ones) > 0.5)
@@ -237,7 +237,7 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
         with timer.step("write"):
             write_image(mask, staging / MASK)
             write_image(probability, staging / PROBABILITY)
-            write_text_atomic(staging / LESIONS, lesions_csv(lesions))
+            write_lesions_csv(lesions, staging / LESIONS)
             if settings.save_reference:
                 grid = dwi_ref
                 for name, image in zip(REFERENCE_FILES, (
@@ -251,7 +251,8 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
             write_qc_png(case.dwi, case.adc, mask, probability, staging / QC_PNG, title=title, brain=brain)
         seconds = timer.total()
         report = case_report(
-            case_metadata=case.metadata(), lesions=lesions, brain={"volume_ml": brain_ml, "method": os.fspath(method)},
+            case_metadata=case.metadata(), lesions=lesions,
+            brain={"volume_ml": brain_ml, "method": os.fspath(method)},
             registration={"qc_ncc": ncc, "qc_threshold": NCC_THRESHOLD, "qc_flagged": ncc < NCC_THRESHOLD,
                           "metric": registration.metric},
             reference_lesion_ml=float(combined.mask.sum()) * reference_voxel_ml,

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
 
-from isla_nnunet import reference
+from isla_nnunet import nnunet_env, reference
 from isla_nnunet.networks.presets import DEFAULT_FEATURES, isla_arch_kwargs
 from isla_nnunet.planning import CONFIGURATION, PLANS_NAME
 
-REPO = Path(__file__).resolve().parents[2]
 CHANNELS = {"0": "DWI", "1": "ADC"}
 
 
@@ -65,16 +63,6 @@ def managers(features=DEFAULT_FEATURES) -> tuple[PlansManager, ConfigurationMana
     return plans_manager, plans_manager.get_configuration(CONFIGURATION)
 
 
-def ext_trainer_folder() -> str:
-    """The folder nnU-Net's ``nnUNet_extTrainer`` must list to find the ISLA trainers."""
-    from isla_nnunet import nnunet_env
-
-    try:
-        return str(nnunet_env.trainers_folder())
-    except ImportError:
-        # The thin trainer modules live at the repository root in a source checkout.
-        return str(REPO / "trainers")
-
-
 def environ_with_trainers() -> dict[str, str]:
-    return {**os.environ, "nnUNet_extTrainer": ext_trainer_folder()}
+    """The environment with ``nnUNet_extTrainer`` listing the ISLA trainers, as `isla env` prints it."""
+    return {**os.environ, "nnUNet_extTrainer": str(nnunet_env.trainers_folder())}

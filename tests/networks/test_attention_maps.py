@@ -174,3 +174,21 @@ def test_written_maps_keep_geometry_channels_and_axis_order(tmp_path):
                                flipped[0].coefficients[0, 0].numpy().transpose(2, 1, 0), atol=1e-7)
     with pytest.raises(ISLAError, match="resample them with maps_on_grid"):
         write_attention_maps([AttentionMap("gate", 3, "spatial", torch.rand(1, 1, 2, 3, 4))], grid, tmp_path, "c")
+
+
+@pytest.mark.slow
+def test_cli_on_a_model_trained_by_nnunetv2_train(tiny_workspace, trained_isla_model, tmp_path):
+    # ISLA-B trained for one epoch through the stock CLI (shared session fixture), then the user command.
+    images = sorted((tiny_workspace.raw / "imagesTs").glob("*_000[01].nii.gz"))[:2]
+    case = images[0].name[: -len("_0000.nii.gz")]
+    tiny_workspace.run("isla", "attention-maps", "-m", trained_isla_model, "-f", "0", "-i", *images,
+                       "-o", tmp_path)
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == sorted([f"{case}_gate_level{i}_spatial.nii.gz" for i in range(1, 6)]
+                             + [f"{case}_channel_weights.json"])
+    source = sitk.ReadImage(str(images[0]))
+    for i in range(1, 6):
+        image = sitk.ReadImage(str(tmp_path / f"{case}_gate_level{i}_spatial.nii.gz"))
+        assert image.GetSize() == source.GetSize() and image.GetOrigin() == pytest.approx(source.GetOrigin())
+        values = sitk.GetArrayFromImage(image)
+        assert values.min() >= 0 and values.max() <= 1

@@ -117,6 +117,26 @@ def test_exported_zip_predicts_like_its_folder(tiny_workspace, trained_isla_mode
     assert not unpacked.exists()
 
 
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
+def test_tta_averages_the_logits_of_the_left_right_mirror(trained_isla_model):
+    # Nonzero everywhere, so nnU-Net neither crops nor pads and the mirror is exact.
+    channels = np.random.default_rng(1).uniform(50, 1000, (2, 32, 224, 192)).astype(np.float32)
+    with ModelSet.load([trained_isla_model], device="cpu") as plain, \
+            ModelSet.load([trained_isla_model], device="cpu", tta=True) as mirrored:
+        p = plain[0].lesion_probability(channels).astype(np.float64)
+        q = plain[0].lesion_probability(channels[..., ::-1].copy())[..., ::-1].astype(np.float64)
+        tta = mirrored[0].lesion_probability(channels)
+    # Two-class softmax of [0, z]: p = sigmoid(z); nnU-Net averages the logits of x and of the mirror.
+    expected = 1 / (1 + np.exp(-(_logit(p) + _logit(q)) / 2))
+    assert np.abs(p - q).max() > 1e-4, "a mirror-symmetric network would make this test meaningless"
+    # nnU-Net accumulates logits in float16 (relative precision 1e-3).
+    np.testing.assert_allclose(tta, expected, atol=1e-3)
+
+
 def test_cli_batch_with_a_failing_case(trained_isla_model, native_case, tmp_path, capsys):
     table = tmp_path / "cases.csv"
     table.write_text("case_id,dwi,adc,brain_mask\n"

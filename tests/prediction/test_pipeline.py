@@ -112,7 +112,7 @@ def test_report_agrees_with_the_written_files(predicted, native_case):
     brain = sitk.GetArrayFromImage(sitk.ReadImage(str(native_case["brainmask"])))
     assert report["brain"]["volume_ml"] == pytest.approx((brain > 0).sum() * voxel_ml)
     assert report["brain"]["method"] == str(native_case["brainmask"])
-    assert report["ensemble"] == {"method": "single", "rule": "mean probability > 0.5", "members": 1}
+    assert report["ensemble"] == {"method": "single", "rule": "probability > 0.5", "members": 1}
     assert set(report["timings_s"]) >= {"read", "brain_extraction", "registration", "to_reference", "model_1",
                                         "ensemble", "to_native", "write", "qc_png", "total"}
     assert report["registration"]["qc_flagged"] is False

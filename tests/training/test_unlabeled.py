@@ -110,9 +110,37 @@ def test_split_views_rejects_wrong_channel_count():
         split_views(torch.zeros(1, 3, 2, 2, 2), 2)
 
 
-def test_dataset_json_written_by_simulator_is_understood(tmp_path):
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
     from isla_nnunet.simulation.dataset import write_nnunet_dataset
 
-    folder = write_nnunet_dataset(tmp_path, 992, "Mini", n_train=1, n_test=0, n_unlabeled=1, seed=0)
-    cases = unlabeled_cases(folder, json.loads((folder / "dataset.json").read_text()))
+    return write_nnunet_dataset(tmp_path_factory.mktemp("raw"), 992, "Mini", n_train=1, n_test=0, n_unlabeled=1,
+                                seed=0)
+
+
+def test_dataset_json_written_by_simulator_is_understood(simulated):
+    from isla_nnunet.planning import check_raw_dataset
+
+    cases = unlabeled_cases(simulated, json.loads((simulated / "dataset.json").read_text()))
     assert list(cases) == ["case_0001"]
+    check_raw_dataset(simulated)
+
+
+@pytest.mark.parametrize(("array", "message"), [
+    (np.zeros((10, 10, 10), np.float32), "reference grid"),
+    (np.full((192, 224, 32), np.nan, np.float32), "NaN"),
+])
+def test_planning_checks_unlabeled_images(simulated, tmp_path, array, message):
+    import shutil
+
+    import nibabel as nib
+
+    from isla_nnunet.planning import check_raw_dataset
+
+    folder = tmp_path / simulated.name
+    shutil.copytree(simulated, folder)
+    target = folder / "imagesUnlabeledTr" / "case_0001_0001.nii.gz"
+    reference = nib.load(str(target))
+    nib.save(nib.Nifti1Image(array, reference.affine, reference.header), str(target))
+    with pytest.raises(ISLAError, match=message):
+        check_raw_dataset(folder)
