@@ -67,8 +67,9 @@ def run(command: Sequence[str], env: Mapping[str, str], log: str | os.PathLike, 
     tail: list[str] = []
     with open(log, "a", encoding="utf-8") as handle:
         handle.write(f"$ {' '.join(argv)}\n")
+        # Progress bars print non-ASCII; decode as UTF-8 whatever the locale (CI often has none).
         process = subprocess.Popen(argv, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True, bufsize=1)
+                                   encoding="utf-8", errors="replace", bufsize=1)
         assert process.stdout is not None
         for line in process.stdout:
             handle.write(line)

@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 
 import pytest
@@ -30,3 +31,21 @@ def test_missing_command_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     with pytest.raises(ISLAError, match="command nnUNetv2_nonexistent not found"):
         nnunet_cli.executable("nnUNetv2_nonexistent")
+
+
+def test_non_ascii_output_is_read_whatever_the_locale(tmp_path):
+    # A parent process whose locale encoding is ASCII (as on bare CI machines) reads a child's
+    # UTF-8 progress bar.
+    child = tmp_path / "child.py"
+    child.write_text("import sys\nsys.stdout.buffer.write('bar \\u2588 17%\\n'.encode('utf-8'))\n")
+    parent = tmp_path / "parent.py"
+    parent.write_text(
+        "import locale, os, sys\n"
+        "from isla_nnunet import nnunet_cli\n"
+        "assert locale.getpreferredencoding(False).lower() in ('ascii', 'ansi_x3.4-1968')\n"
+        "seen = []\n"
+        f"nnunet_cli.run(['python', {str(child)!r}], os.environ, {str(tmp_path / 'log.txt')!r}, echo=seen.append)\n"
+        "assert seen == ['bar \\u2588 17%'], seen\n")
+    env = {**os.environ, "LC_ALL": "POSIX", "LANG": "POSIX", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"}
+    result = subprocess.run([sys.executable, "-X", "utf8=0", str(parent)], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
