@@ -4,9 +4,10 @@ Each network is built the way nnU-Net builds it (the trainer's ``build_network_a
 ISLA plans layout) and measured on the full reference grid:
 
 * forward time: inference pass (eval, no gradients), batch 1. All networks are timed in one process,
-  round-robin over ``--rounds`` rounds, and each keeps its fastest pass: on a shared machine, load
-  changes then hit every variant alike, which keeps the ratios meaningful. The ratio column relates each
-  attention variant to the same block and deep-supervision setting without attention;
+  round-robin over ``--rounds`` rounds, and each keeps its fastest pass, in wall time and in CPU time
+  (all threads of the process): on a shared machine load changes then hit every variant alike, and CPU
+  time is far less inflated by other processes than wall time. The ratio columns relate each attention
+  variant to the same block and deep-supervision setting without attention;
 * training-step time: forward + ISLA's loss (UFL, with the deep-supervision weights when on) + backward
   + Adam step, batch 1 and batch 2, in training mode, after one warm-up step;
 * parameter count and peak resident memory (Linux ``VmHWM``, reset before each phase): each variant runs
@@ -110,19 +111,26 @@ def measure_variant(job: dict) -> dict:
     return result
 
 
-def forward_times(variants, features, shape, rounds: int) -> dict[tuple, tuple[float, float]]:
-    """(min, median) inference time per variant, interleaved over ``rounds`` rounds after a warm-up."""
+def forward_times(variants, features, shape, rounds: int) -> dict[tuple, dict[str, float]]:
+    """Inference wall and CPU time per variant, interleaved over ``rounds`` rounds after a warm-up round.
+
+    Returns per variant the fastest and the median wall time and the smallest CPU time (all threads of
+    this process; other processes' load inflates wall time far more than CPU time).
+    """
     nets = {v: build(*v, features)[0].eval() for v in variants}
     x = torch.randn(1, 2, *shape)
-    times = {v: [] for v in variants}
+    wall = {v: [] for v in variants}
+    cpu = {v: [] for v in variants}
     with torch.no_grad():
         for round_ in range(rounds + 1):
             for v, net in nets.items():
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 net(x)
                 if round_:
-                    times[v].append(time.perf_counter() - start)
-    return {v: (min(t), statistics.median(t)) for v, t in times.items()}
+                    wall[v].append(time.perf_counter() - start)
+                    cpu[v].append(time.process_time() - start_cpu)
+    return {v: {"wall": min(wall[v]), "wall_median": statistics.median(wall[v]), "cpu": min(cpu[v])}
+            for v in variants}
 
 
 def run_isolated(context, job: dict) -> dict:
@@ -155,24 +163,26 @@ def main() -> None:
     attention = list(dict.fromkeys(["NoAtt", *args.attention]))   # the ratio needs the NoAtt baseline
     variants = [(b, d, a) for b in args.blocks for d in args.ds for a in attention]
     print(f"# ISLA networks: features {features}, grid {shape} (z, y, x), {args.threads} threads; forward: "
-          f"fastest of {args.rounds} interleaved rounds (median); training: fastest of {args.train_repeats} "
+          f"fastest wall (median) and smallest CPU time of {args.rounds} interleaved rounds; "
+          f"training: fastest of {args.train_repeats} "
           "step(s) after a warm-up (median); memory: peak RSS of the phase (+ increase over the idle process)",
           flush=True)
     forward = forward_times(variants, features, shape, args.rounds)
     context = mp.get_context("spawn")
-    header = ["block", "DS", "attention", "params", "fwd b1 s", "fwd / NoAtt"]
+    header = ["block", "DS", "attention", "params", "fwd b1 wall s", "fwd b1 CPU s", "wall / NoAtt",
+              "CPU / NoAtt"]
     header += [f"train b{b} s" for b in batches] + ["peak MB fwd"] + [f"peak MB train b{b}" for b in batches]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header), flush=True)
     idle = []
     for block, ds, att in variants:
-        fastest, median = forward[(block, ds, att)]
+        f, base = forward[(block, ds, att)], forward[(block, ds, "NoAtt")]
         job = {"block": block, "ds": ds, "attention": att, "features": features, "shape": shape,
                "threads": args.threads, "batches": batches, "repeats": args.train_repeats}
         m = run_isolated(context, job)
         idle.append(m["idle_mb"])
-        ratio = fastest / forward[(block, ds, "NoAtt")][0]
-        row = [block, ds, att, f"{m['params']:,}", f"{fastest:.2f} ({median:.2f})", f"{ratio:.3f}"]
+        row = [block, ds, att, f"{m['params']:,}", f"{f['wall']:.2f} ({f['wall_median']:.2f})", f"{f['cpu']:.2f}",
+               f"{f['wall'] / base['wall']:.3f}", f"{f['cpu'] / base['cpu']:.3f}"]
         row += [f"{m[f'train{b}'][0]:.2f} ({m[f'train{b}'][1]:.2f})" for b in batches]
         peaks = [m["forward_peak_mb"]] + [m[f"train{b}"][2] for b in batches]
         row += [f"{p:.0f} (+{p - m['idle_mb']:.0f})" for p in peaks]

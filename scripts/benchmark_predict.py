@@ -131,7 +131,7 @@ def _run(label: str, dwi: Path, adc: Path, models: list[Path], out: Path, device
         argv += ["-m", str(model)]
     start = time.perf_counter()
     child = subprocess.run([sys.executable, __file__, "--child", json.dumps(argv)], capture_output=True,
-                           text=True, check=False)
+                           encoding="utf-8", errors="replace", check=False)
     wall = time.perf_counter() - start
     if child.returncode != 0:
         raise SystemExit(f"{label} failed: {child.stderr.strip()[-500:]}")

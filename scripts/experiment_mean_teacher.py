@@ -5,7 +5,9 @@ the ``target`` domain (noisier, stronger bias field, b800, lower DWI gamma; see
 :mod:`isla_nnunet.simulation.domains`), plans them with ``isla plan``, trains ISLA-B and ISLA-MT with
 the stock ``nnUNetv2_train`` for the same number of epochs (same labeled batches per epoch; MT also
 sees as many unlabeled images per step), predicts the target-domain test cases with
-``nnUNetv2_predict`` and prints the per-case and mean Dice of both.
+``nnUNetv2_predict`` and prints the per-case and mean Dice of both. As a diagnostic it also predicts
+with ISLA-MT's student (the checkpoint's ``student_weights``), which tells the teacher's EMA lag
+apart from the effect of the consistency term.
 
 The paper's schedule (300 epochs, 60-epoch ramp-up, EMA decay 0.99 then 0.999) needs thousands of
 steps; a CPU-sized run has tens. The experiment therefore trains subclasses of ``ISLATrainer_B`` and
@@ -95,6 +97,21 @@ def write_trainers(folder: Path, args) -> tuple[str, str]:
     return b_name, mt_name
 
 
+def predict_with_student(model: Path, images: Path, out: Path, env: dict, device: str) -> None:
+    """Predict ``images`` with the student stored in an ISLA-MT checkpoint (the teacher is the exported model)."""
+    os.environ.update({k: v for k, v in env.items() if k.startswith("nnUNet")})
+    import torch
+    from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
+
+    predictor = nnUNetPredictor(use_mirroring=False, perform_everything_on_device=device != "cpu",
+                                device=torch.device(device), allow_tqdm=False)
+    predictor.initialize_from_trained_model_folder(str(model), (0,), "checkpoint_final.pth")
+    checkpoint = torch.load(model / "fold_0" / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    predictor.list_of_parameters = [checkpoint["student_weights"]]
+    predictor.predict_from_files(str(images), str(out), num_processes_preprocessing=1,
+                                 num_processes_segmentation_export=1)
+
+
 def read_mask(path: Path) -> np.ndarray:
     import nibabel as nib
 
@@ -140,35 +157,44 @@ def main() -> None:
     b_name, mt_name = write_trainers(trainers_folder, args)
 
     results = {}
-    for label, trainer in (("ISLA-B", b_name), ("ISLA-MT", mt_name)):
+    for label, trainer in (("ISLA-B", b_name), ("ISLA-MT", mt_name), ("MT student", mt_name)):
         model = Path(env["nnUNet_results"]) / dataset / f"{trainer}__{PLANS_NAME}__{CONFIGURATION}"
-        step(f"train {label}", lambda t=trainer: command(
-            "nnUNetv2_train", args.dataset_id, CONFIGURATION, 0, "-p", PLANS_NAME, "-tr", t, "-device", args.device),
-            done=(model / "fold_0" / "checkpoint_final.pth").exists())
-        out = root / "predictions" / label
-        step(f"predict {label}", lambda t=trainer, o=out: command(
-            "nnUNetv2_predict", "-i", raw / "imagesTs", "-o", o, "-d", args.dataset_id, "-c", CONFIGURATION,
-            "-p", PLANS_NAME, "-tr", t, "-f", 0, "-device", args.device, "--disable_tta", "-npp", 1, "-nps", 1),
-            done=len(list(out.glob("*.nii.gz"))) == args.n_test)
+        student = label == "MT student"
+        if not student:
+            step(f"train {label}", lambda t=trainer: command(
+                "nnUNetv2_train", args.dataset_id, CONFIGURATION, 0, "-p", PLANS_NAME, "-tr", t, "-device",
+                args.device), done=(model / "fold_0" / "checkpoint_final.pth").exists())
+        out = root / "predictions" / trainer / ("student" if student else "model")
+
+        def predict(trainer=trainer, model=model, out=out, student=student):
+            if student:
+                predict_with_student(model, raw / "imagesTs", out, env, args.device)
+                return
+            command("nnUNetv2_predict", "-i", raw / "imagesTs", "-o", out, "-d", args.dataset_id, "-c",
+                    CONFIGURATION, "-p", PLANS_NAME, "-tr", trainer, "-f", 0, "-device", args.device,
+                    "--disable_tta", "-npp", 1, "-nps", 1)
+
+        step(f"predict {label}", predict, done=len(list(out.glob("*.nii.gz"))) == args.n_test)
         cases = sorted(p.name for p in (raw / "labelsTs").glob("*.nii.gz"))
         results[label] = {c.split(".")[0]: dice(read_mask(out / c), read_mask(raw / "labelsTs" / c)) for c in cases}
         summary = model / "fold_0" / "validation" / "summary.json"
-        if summary.exists():
+        if summary.exists() and not student:  # nnU-Net's validation is the teacher's
             results[label]["source validation"] = json.loads(summary.read_text())["foreground_mean"]["Dice"]
 
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, device {args.device}"
     print(f"\n{machine}; epochs {args.epochs}, ramp-up {args.rampup_epochs}, w_max {args.weight:g}, "
           f"EMA decays {args.ema_decays[0]:g}/{args.ema_decays[1]:g}, {args.n_train} labeled source "
           f"(fold 0), {args.n_unlabeled} unlabeled target, {args.n_test} target test, seed {args.seed}")
-    print(f"{'case':<20} {'ISLA-B':>8} {'ISLA-MT':>8}")
+    labels = list(results)
+    print(f"{'case':<20}" + "".join(f" {label:>10}" for label in labels))
     cases = [c for c in results["ISLA-B"] if c != "source validation"]
     for case in cases:
-        print(f"{case:<20} {results['ISLA-B'][case]:>8.3f} {results['ISLA-MT'][case]:>8.3f}")
+        print(f"{case:<20}" + "".join(f" {results[label][case]:>10.3f}" for label in labels))
     means = {label: statistics.mean(r[c] for c in cases) for label, r in results.items()}
-    print(f"{'target test mean':<20} {means['ISLA-B']:>8.3f} {means['ISLA-MT']:>8.3f}")
-    if all("source validation" in r for r in results.values()):
-        print(f"{'source validation':<20} {results['ISLA-B']['source validation']:>8.3f} "
-              f"{results['ISLA-MT']['source validation']:>8.3f}")
+    print(f"{'target test mean':<20}" + "".join(f" {means[label]:>10.3f}" for label in labels))
+    print(f"{'source validation':<20}" + "".join(
+        f" {results[label]['source validation']:>10.3f}" if "source validation" in results[label] else f" {'-':>10}"
+        for label in labels))
     print("seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()))
     verdict = "beat" if means["ISLA-MT"] > means["ISLA-B"] else "did not beat"
     print(f"ISLA-MT {verdict} ISLA-B on the target domain at this budget "

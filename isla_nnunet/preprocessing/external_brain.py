@@ -70,7 +70,7 @@ def _command(method: str, dwi_path: Path, out_path: Path) -> tuple[list[str], li
             f"HD-BET weights not found in {params}: copy them there (or set ISLA_HDBET_PARAMS), "
             "or use --brain template"
         )
-    help_text = subprocess.run([exe, "-h"], capture_output=True, text=True, timeout=120).stdout
+    help_text = subprocess.run([exe, "-h"], capture_output=True, encoding="utf-8", errors="replace", timeout=120).stdout
     stem = str(out_path)[: -len(".nii.gz")]
     if "--save_bet_mask" in help_text:  # HD-BET 2.x
         args = ["-device", "cpu", "--disable_tta", "--save_bet_mask"]
@@ -96,7 +96,7 @@ def run_external(method: str, dwi: sitk.Image) -> sitk.Image:
         dwi_path, out_path = Path(tmp) / "dwi.nii.gz", Path(tmp) / "brain.nii.gz"
         command, candidates = _command(method, dwi_path, out_path)
         sitk.WriteImage(dwi, str(dwi_path))
-        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S)
+        done = subprocess.run(command, capture_output=True, encoding="utf-8", errors="replace", timeout=TIMEOUT_S)
         if done.returncode != 0:
             last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no message"]
             raise ISLAError(

@@ -58,7 +58,7 @@ def test_cli_predicts_a_native_case_without_nnunet_variables(trained_isla_model,
     run = subprocess.run([nnunet_cli.executable("isla"), "predict", "--dwi", str(native_case["dwi"]),
                           "--adc", str(native_case["adc"]), "-m", str(trained_isla_model), "-o", str(out),
                           "--device", "cpu", "--save-reference"],
-                         env=env, capture_output=True, text=True, timeout=600)
+                         env=env, capture_output=True, encoding="utf-8", errors="replace", timeout=600)
     assert run.returncode == 0, run.stderr
     first = run.stdout.splitlines()[0]
     assert first.startswith("sim5_dwi: lesion ") and first.endswith(f"-> {out}")

@@ -115,7 +115,7 @@ def test_resume_state_and_prediction_use_the_teacher(tiny_workspace, mt_model, t
     out_json = tmp_path / "checks.json"
     argv = [tiny_workspace.dataset_id, TRAINER, mt_model, case_id, single, out_json]
     subprocess.run([sys.executable, "-c", CHILD, __file__, *map(str, argv)], env=tiny_workspace.env, check=True,
-                   capture_output=True, text=True)
+                   capture_output=True, encoding="utf-8", errors="replace")
     checks = json.loads(out_json.read_text())
 
     assert {"network_weights", "student_weights", "optimizer_state", "mean_teacher"} <= set(checks["keys"])
