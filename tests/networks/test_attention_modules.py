@@ -73,18 +73,22 @@ def test_se_reduction_8_sets_the_bottleneck_width():
 
 
 def test_se_pooling_is_global_over_the_volume_not_per_slice():
-    # Every slice z holds the constant z + 1 in every channel. A per-slice squeeze would give each
-    # slice its own weights; a global one gives one weight per channel for the whole volume, the
-    # excitation of the volume mean (1 + 2 + 3 + 4) / 4 = 2.5.
-    se = randomise(SqueezeExcitation(8).double(), scale=1.0)
+    # Every slice z holds the constant z + 1 in every channel. With W1 = mean over channels (one hidden
+    # unit, no bias) and W2 = w_c, the weight of channel c is sigmoid(w_c * squeeze). A global squeeze is
+    # the volume mean (1 + 2 + 3 + 4) / 4 = 2.5, one weight per channel for the whole volume; a per-slice
+    # squeeze would give each slice its own weight.
+    se = SqueezeExcitation(8).double()
+    w = torch.linspace(-1.0, 1.0, 8, dtype=torch.float64)
+    with torch.no_grad():
+        se.squeeze_fc.weight.fill_(1 / 8)
+        se.squeeze_fc.bias.zero_()
+        se.excite_fc.weight.copy_(w[:, None])
+        se.excite_fc.bias.zero_()
     x = torch.arange(1.0, 5.0, dtype=torch.float64).reshape(1, 1, 4, 1, 1).expand(1, 8, 4, 3, 3).clone()
-    _, weights = hook_output(se, x)
+    out, weights = hook_output(se, x)
     assert weights.shape == (1, 8, 1, 1, 1)
-    p = numpy_params(se)
-    expected = sigmoid(relu(np.full(8, 2.5) @ p["squeeze_fc.weight"].T + p["squeeze_fc.bias"])
-                       @ p["excite_fc.weight"].T + p["excite_fc.bias"])
-    np.testing.assert_allclose(weights.flatten().numpy(), expected, rtol=1e-12)
-    ratio = (se(x) / x).detach()
+    np.testing.assert_allclose(weights.flatten().numpy(), sigmoid(2.5 * w.numpy()), rtol=1e-12)
+    ratio = out / x
     assert torch.allclose(ratio, ratio[:, :, :1, :1, :1].expand_as(ratio))
 
 
