@@ -32,7 +32,8 @@ import SimpleITK as sitk
 import torch
 
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.io.images import atomic_path, image_suffix, read_image, write_image
+from isla_nnunet.io.atomic import atomic_output
+from isla_nnunet.io.images import image_suffix, read_image, write_image
 from isla_nnunet.networks.attention.capture import AttentionMap, capture_attention_maps, coefficient_modules
 from isla_nnunet.networks.attention.coefficients import resample_linear
 from isla_nnunet.training.full_frame import uncrop
@@ -180,7 +181,7 @@ def write_attention_maps(maps: Sequence[AttentionMap], reference: sitk.Image,
     if channel_weights:
         target = folder / f"{case_id}_channel_weights.json"
         folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(target) as tmp:
+        with atomic_output(target) as tmp:
             tmp.write_text(json.dumps(channel_weights, indent=1) + "\n")
         paths.append(target)
     return paths

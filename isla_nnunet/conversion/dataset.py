@@ -29,7 +29,7 @@ from pathlib import Path
 
 from isla_nnunet import reference
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.io.images import atomic_path
+from isla_nnunet.io.atomic import atomic_output
 from isla_nnunet.io.units import CANONICAL_ADC_UNIT
 
 FILE_ENDING = ".nii.gz"
@@ -128,6 +128,6 @@ class DatasetFolder:
 
     def write_json(self, name: str, content: dict) -> Path:
         path = self.path / name
-        with atomic_path(path) as tmp:
+        with atomic_output(path) as tmp:
             tmp.write_text(json.dumps(content, indent=2), encoding="utf-8")
         return path

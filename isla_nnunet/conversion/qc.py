@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from isla_nnunet.io.images import atomic_path
+from isla_nnunet.io.atomic import atomic_output
 from isla_nnunet.preprocessing import reference_image
 
 NCC_THRESHOLD = 0.30
@@ -82,7 +82,7 @@ def write_qc_png(registered_dwi: sitk.Image, path: str | os.PathLike, title: str
         ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
+    with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=80)
     plt.close(fig)
     return Path(path)

@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.evaluation.atomic import write_text_atomic
 from isla_nnunet.evaluation.images import read_mask, read_probability
 from isla_nnunet.evaluation.matching import find_cases
 from isla_nnunet.evaluation.metrics import RANKED_METRICS, evaluate_case
 from isla_nnunet.evaluation.parallel import map_cases, resolve_workers
 from isla_nnunet.evaluation.ranking import Ranking, rank_models
 from isla_nnunet.evaluation.runs import run_names
+from isla_nnunet.io.atomic import write_text_atomic
 
 THRESHOLD = 0.5
 _MODEL_FOLDER_SEARCH_DEPTH = 3

@@ -33,10 +33,10 @@ from matplotlib.figure import Figure
 from scipy import ndimage
 
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.evaluation.atomic import atomic_output
 from isla_nnunet.evaluation.images import Geometry, Image, check_same_grid, read_image, read_mask, write_image
 from isla_nnunet.evaluation.matching import pair_inputs
 from isla_nnunet.evaluation.parallel import map_cases, resolve_workers
+from isla_nnunet.io.atomic import atomic_output
 
 MAP_NAMES: tuple[str, ...] = ("fp_proportion", "fn_proportion", "fp_mean_distance_mm", "fn_mean_distance_mm")
 MAP_TITLES = {

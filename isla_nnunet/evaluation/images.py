@@ -19,7 +19,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.evaluation.atomic import atomic_output
+from isla_nnunet.io.atomic import atomic_output
 
 # Headers written by different tools round the same grid differently (float32 qform vs sform).
 _GRID_ATOL = 1e-3

@@ -18,10 +18,10 @@ from dataclasses import astuple, fields
 from pathlib import Path
 
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.evaluation.atomic import write_text_atomic
 from isla_nnunet.evaluation.metrics import METRICS, RANKED_METRICS
 from isla_nnunet.evaluation.ranking import Ranking
 from isla_nnunet.evaluation.summary import Statistic
+from isla_nnunet.io.atomic import write_text_atomic
 
 CASE_COLUMNS: tuple[str, ...] = (
     "case", *METRICS, "gt_volume_ml", "pred_volume_ml", "gt_lesions", "pred_lesions", "stratum",

@@ -18,15 +18,13 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import SimpleITK as sitk
 
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.io.atomic import atomic_output
 from isla_nnunet.io.dicom import read_dicom_volumes
 
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd", ".nhdr")
@@ -96,23 +94,8 @@ def read_image(path: str | os.PathLike) -> sitk.Image:
     return volumes[0]
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path`` that replaces ``path`` only if the block succeeds."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Writers pick the format from the extension, so the temporary name keeps the target's suffix.
-    suffix = image_suffix(target) or target.suffix
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:10]}.tmp{suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_image(image: sitk.Image, path: str | os.PathLike) -> Path:
     """Write ``image`` atomically (compressed when the format allows) and return the path."""
-    with atomic_path(path) as tmp:
+    with atomic_output(path) as tmp:
         sitk.WriteImage(image, str(tmp), useCompression=True)
     return Path(path)

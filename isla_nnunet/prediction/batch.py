@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from isla_nnunet.conversion.cases import CaseSpec, check_unique
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.evaluation.atomic import write_text_atomic
+from isla_nnunet.io.atomic import write_text_atomic
 from isla_nnunet.prediction.models import ModelSet
 from isla_nnunet.prediction.pipeline import REPORT, PredictionSettings, predict_case
 

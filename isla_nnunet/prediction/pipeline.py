@@ -45,7 +45,7 @@ from isla_nnunet.conversion.case_conversion import masked_nonnegative
 from isla_nnunet.conversion.cases import CaseSpec
 from isla_nnunet.conversion.qc import NCC_THRESHOLD, registration_score
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.evaluation.atomic import write_text_atomic
+from isla_nnunet.io.atomic import write_text_atomic
 from isla_nnunet.io.case import NativeCase, load_case
 from isla_nnunet.io.images import write_image
 from isla_nnunet.prediction.ensemble import combine, describe

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from isla_nnunet.evaluation.atomic import atomic_output
+from isla_nnunet.io.atomic import atomic_output
 
 OUTLINE_COLOUR = "#ff2a2a"
 PROBABILITY_FLOOR = 0.01

@@ -34,8 +34,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from isla_nnunet import reference
-from isla_nnunet.evaluation.atomic import write_text_atomic
 from isla_nnunet.evaluation.metrics import CONNECTIVITY
+from isla_nnunet.io.atomic import write_text_atomic
 from isla_nnunet.io.geometry import ras_affine
 
 REPORT_FORMAT = "isla-nnunet-prediction"

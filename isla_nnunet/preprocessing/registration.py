@@ -35,9 +35,9 @@ import numpy as np
 import SimpleITK as sitk
 
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.io.atomic import atomic_output
 from isla_nnunet.io.case import NativeCase
 from isla_nnunet.io.geometry import grid_from_dict, grid_to_dict, resample, same_grid
-from isla_nnunet.io.images import atomic_path
 from isla_nnunet.io.masks import affine_parts, resample_mask
 from isla_nnunet.preprocessing import reference_image
 
@@ -249,7 +249,7 @@ class Registration:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the registration as JSON (atomically) and return the path."""
-        with atomic_path(path) as tmp:
+        with atomic_output(path) as tmp:
             tmp.write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
         return Path(path)
 

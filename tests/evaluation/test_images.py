@@ -7,8 +7,8 @@ import pytest
 import SimpleITK as sitk
 
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.evaluation.atomic import atomic_output
 from isla_nnunet.evaluation.images import check_same_grid, read_mask, read_probability, write_image
+from isla_nnunet.io.atomic import atomic_output
 
 from .helpers import volume
 

@@ -1,7 +1,7 @@
 """Atomic output files: readers never see a half-written CSV, JSON, NIfTI or PNG.
 
-Every writer in :mod:`isla_nnunet.evaluation` writes to a hidden temporary file in the destination
-folder and renames it over the target with :func:`os.replace`, which is atomic on one file system.
+Every writer in the package writes to a hidden temporary file in the destination folder and renames
+it over the target with :func:`os.replace`, which is atomic on one file system.
 
 Example:
     >>> import tempfile, pathlib
@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-_DOUBLE_SUFFIXES = (".nii.gz",)
+_DOUBLE_SUFFIXES = (".nii.gz", ".tar.gz")
 
 
 def _suffix(path: Path) -> str:
