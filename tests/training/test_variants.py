@@ -3,7 +3,7 @@ import re
 import pytest
 from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name
 
-from isla_nnunet import nnunet_env
+from isla_nnunet import nnunet_env, preflight
 from isla_nnunet.training import variants
 from isla_nnunet.training.trainer import ISLATrainer
 
@@ -17,7 +17,9 @@ def ext_trainer(monkeypatch):
 
 
 def test_every_shipped_trainer_resolves_through_nnunets_own_lookup(ext_trainer, capsys):
-    for name, cls in variants.TRAINERS.items():
+    shipped = preflight.shipped_trainers()
+    assert set(variants.TRAINERS) < set(shipped) and "ISLATrainer_MT" in shipped
+    for name, cls in shipped.items():
         found = recursive_find_trainer_class_by_name(name)
         assert found.__name__ == name
         assert issubclass(found, ISLATrainer)
