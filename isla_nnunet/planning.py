@@ -19,6 +19,7 @@ import numpy as np
 from isla_nnunet import nnunet_env, reference
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.networks.presets import DEFAULT_FEATURES
+from isla_nnunet.nnunet_layout import LABELS
 
 PLANS_NAME = "ISLAPlans"
 CONFIGURATION = "3d_fullres"
@@ -28,7 +29,6 @@ MIN_BATCH_SIZE = 2
 DEFAULT_GPU_MEMORY_TARGET_GB = 40.0
 # nnU-Net's default planner: 560e6 activation elements fit a batch of 2 on an 8 GB GPU.
 _NNUNET_REFERENCE_ELEMENTS, _NNUNET_REFERENCE_GB, _NNUNET_REFERENCE_BATCH = 560e6, 8.0, 2
-EXPECTED_LABELS = {"background": 0, "lesion": 1}
 
 
 def batch_size_for(feature_map_elements: int, gpu_memory_target_gb: float) -> int:
@@ -70,9 +70,9 @@ def check_raw_dataset(folder: Path) -> None:
         raise ISLAError(f"cannot read {folder / 'dataset.json'} ({err}): "
                         "write a valid nnU-Net dataset.json") from None
     labels = dataset_json.get("labels", {})
-    if {k: int(v) for k, v in labels.items() if not isinstance(v, list)} != EXPECTED_LABELS:
+    if {k: int(v) for k, v in labels.items() if not isinstance(v, list)} != LABELS:
         raise ISLAError(f"dataset.json labels are {labels}; ISLA segments one lesion class: use "
-                        f"{EXPECTED_LABELS} and labels with values 0/1 only")
+                        f"{LABELS} and labels with values 0/1 only")
     ending = dataset_json.get("file_ending", ".nii.gz")
     files = [*sorted((folder / "imagesTr").glob(f"*{ending}")), *sorted((folder / "labelsTr").glob(f"*{ending}"))]
     if not files:

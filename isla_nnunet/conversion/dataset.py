@@ -31,11 +31,9 @@ from isla_nnunet import reference
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.io.atomic import atomic_output
 from isla_nnunet.io.units import CANONICAL_ADC_UNIT
+from isla_nnunet.nnunet_layout import CHANNEL_NAMES, FILE_ENDING, LABELS, UNLABELED_FOLDER
 
-FILE_ENDING = ".nii.gz"
-CHANNEL_NAMES = {"0": "DWI", "1": "ADC"}
-LABELS = {"background": 0, "lesion": 1}
-IMAGE_FOLDERS = {"train": "imagesTr", "test": "imagesTs", "unlabeled": "imagesUnlabeledTr"}
+IMAGE_FOLDERS = {"train": "imagesTr", "test": "imagesTs", "unlabeled": UNLABELED_FOLDER}
 LABEL_FOLDER = "labelsTr"
 TRANSFORM_FOLDER = "transforms"
 QC_FOLDER = "qc"

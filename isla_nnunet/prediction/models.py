@@ -42,10 +42,9 @@ import numpy as np
 
 from isla_nnunet import nnunet_env, reference
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.nnunet_layout import CHANNEL_NAMES, LABELS
 
 DEFAULT_CHECKPOINT = "checkpoint_final.pth"
-EXPECTED_CHANNELS = ("DWI", "ADC")
-EXPECTED_LABELS = {"background": 0, "lesion": 1}
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -101,13 +100,13 @@ def check_dataset_json(dataset_json: dict, source: str | os.PathLike) -> None:
         names = [str(channels[k]) for k in sorted(channels, key=int)]
     except (TypeError, ValueError):
         names = [str(v) for v in (channels.values() if isinstance(channels, dict) else [])]
-    if [n.strip().upper() for n in names] != list(EXPECTED_CHANNELS):
-        raise ISLAError(f"model {source} reads the channels {names}, not {list(EXPECTED_CHANNELS)}: "
+    if [n.strip().upper() for n in names] != list(CHANNEL_NAMES.values()):
+        raise ISLAError(f"model {source} reads the channels {names}, not {list(CHANNEL_NAMES.values())}: "
                         "predict with a model trained on data from isla convert")
     labels = dataset_json.get("labels", {})
     if not isinstance(labels, dict) or any(isinstance(v, list) for v in labels.values()) or \
-            {str(k): int(v) for k, v in labels.items()} != EXPECTED_LABELS:
-        raise ISLAError(f"model {source} segments the labels {labels}, not {EXPECTED_LABELS}: "
+            {str(k): int(v) for k, v in labels.items()} != LABELS:
+        raise ISLAError(f"model {source} segments the labels {labels}, not {LABELS}: "
                         "predict with an ISLA lesion model")
 
 
@@ -386,7 +385,7 @@ def load_model(info: ModelInfo, device, tta: bool = False) -> LoadedModel:
         predictor.network.to(memory_format=torch.channels_last_3d)
     predictor.network.eval()
     return LoadedModel(info, predictor, predictor.trainer_name, name,
-                       list(label_manager.all_labels).index(EXPECTED_LABELS["lesion"]))
+                       list(label_manager.all_labels).index(LABELS["lesion"]))
 
 
 @dataclass

@@ -46,14 +46,11 @@ from tqdm import tqdm
 from isla_nnunet import reference
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.io.units import CANONICAL_ADC_UNIT
+from isla_nnunet.nnunet_layout import CHANNEL_NAMES, FILE_ENDING, LABELS, UNLABELED_FOLDER
 from isla_nnunet.simulation.case import SimulatedCase, simulate_case
 from isla_nnunet.simulation.domains import Domain, get_domain
 from isla_nnunet.simulation.geometry import GRIDS
 
-CHANNEL_NAMES = {"0": "DWI", "1": "ADC"}
-LABELS = {"background": 0, "lesion": 1}
-FILE_ENDING = ".nii.gz"
-UNLABELED_FOLDER = "imagesUnlabeledTr"
 # Seed streams per split, so adding test or unlabeled cases never changes the training cases.
 _STREAMS = {"train": 0, "test": 1, "unlabeled": 2}
 

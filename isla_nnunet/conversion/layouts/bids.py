@@ -16,6 +16,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+from isla_nnunet.conversion.cases import CaseSpec
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.io.images import image_suffix
 
@@ -60,3 +61,17 @@ class FileIndex:
                 if path is not None and not self.is_derivative(path):
                     out.append((stem[: -len(stem_suffix)], path))
         return out
+
+
+def cases_by_suffix(root: str | os.PathLike, dwi: str, adc: str, lesion: str) -> list[CaseSpec]:
+    """One :class:`CaseSpec` per image named ``<case><dwi>`` under ``root``, with ``<case><adc>`` and
+    the lesion mask ``<case><lesion>`` (from a derivatives folder when there is one) when present."""
+    index = FileIndex(root)
+    specs = []
+    for prefix, dwi_path in index.images(dwi):
+        adc_path = index.find(f"{prefix}{adc}")
+        mask = index.find(f"{prefix}{lesion}", prefer_derivatives=True)
+        specs.append(CaseSpec(prefix, str(dwi_path), adc=str(adc_path) if adc_path else None,
+                              lesion=str(mask) if mask else None))
+    return specs
+

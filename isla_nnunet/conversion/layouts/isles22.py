@@ -14,17 +14,9 @@ from __future__ import annotations
 import os
 
 from isla_nnunet.conversion.cases import CaseSpec
-from isla_nnunet.conversion.layouts.bids import FileIndex
+from isla_nnunet.conversion.layouts.bids import cases_by_suffix
 
 
 def isles22_cases(root: str | os.PathLike) -> list[CaseSpec]:
     """One :class:`CaseSpec` per ``*_dwi`` image under ``root`` (masks from derivatives when present)."""
-    index = FileIndex(root)
-    specs = []
-    for prefix, dwi in index.images("_dwi"):
-        adc = index.find(f"{prefix}_adc")
-        mask = index.find(f"{prefix}_msk", prefer_derivatives=True)
-        specs.append(
-            CaseSpec(prefix, str(dwi), adc=str(adc) if adc else None, lesion=str(mask) if mask else None)
-        )
-    return specs
+    return cases_by_suffix(root, "_dwi", "_adc", "_msk")

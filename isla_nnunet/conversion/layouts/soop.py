@@ -16,17 +16,9 @@ from __future__ import annotations
 import os
 
 from isla_nnunet.conversion.cases import CaseSpec
-from isla_nnunet.conversion.layouts.bids import FileIndex
+from isla_nnunet.conversion.layouts.bids import cases_by_suffix
 
 
 def soop_cases(root: str | os.PathLike) -> list[CaseSpec]:
     """One :class:`CaseSpec` per ``*_rec-TRACE_dwi`` image under ``root``."""
-    index = FileIndex(root)
-    specs = []
-    for prefix, dwi in index.images("_rec-TRACE_dwi"):
-        adc = index.find(f"{prefix}_rec-ADC_dwi")
-        mask = index.find(f"{prefix}_space-TRACE_desc-lesion_mask", prefer_derivatives=True)
-        specs.append(
-            CaseSpec(prefix, str(dwi), adc=str(adc) if adc else None, lesion=str(mask) if mask else None)
-        )
-    return specs
+    return cases_by_suffix(root, "_rec-TRACE_dwi", "_rec-ADC_dwi", "_space-TRACE_desc-lesion_mask")
