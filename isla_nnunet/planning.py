@@ -116,8 +116,11 @@ def _planning_threads():
 
 def plan_and_preprocess(dataset_id: int, features_per_stage=DEFAULT_FEATURES,
                         gpu_memory_target_gb: float = DEFAULT_GPU_MEMORY_TARGET_GB, num_processes: int = 2,
-                        verbose: bool = False) -> Path:
-    """Fingerprint, plan (ISLAPlans, 3d_fullres only) and preprocess ``dataset_id``; return the plans file."""
+                        verbose: bool = False, batch_size: int | None = None) -> Path:
+    """Fingerprint, plan (ISLAPlans, 3d_fullres only) and preprocess ``dataset_id``; return the plans file.
+
+    ``batch_size`` fixes the batch (e.g. 2 for CPU training); by default the GPU memory target decides.
+    """
     from nnunetv2.experiment_planning.plan_and_preprocess_api import (
         extract_fingerprint_dataset,
         plan_experiment_dataset,
@@ -131,10 +134,12 @@ def plan_and_preprocess(dataset_id: int, features_per_stage=DEFAULT_FEATURES,
     features = tuple(int(f) for f in features_per_stage)
     if any(f % 8 for f in features):
         raise ISLAError(f"filters per level {features} must be multiples of 8 (GroupNorm with 8 groups)")
+    if batch_size is not None and batch_size < 1:
+        raise ISLAError(f"batch size must be >= 1, got {batch_size}")
     with _planning_threads():
         extract_fingerprint_dataset(dataset_id, num_processes=num_processes, check_dataset_integrity=True,
                                     clean=True, verbose=verbose)
-        planner = _configured_planner(ISLAPlanner, features)
+        planner = _configured_planner(ISLAPlanner, features, batch_size)
         _, plans_name = plan_experiment_dataset(dataset_id, planner, gpu_memory_target_gb,
                                                 overwrite_plans_name=PLANS_NAME)
     preprocess_dataset(dataset_id, plans_name, configurations=(CONFIGURATION,), num_processes=(num_processes,),
@@ -155,8 +160,8 @@ def _preprocess_unlabeled(raw_folder: Path, plans_file: Path, verbose: bool) -> 
                          verbose=verbose)
 
 
-def _configured_planner(planner_class, features: tuple[int, ...]):
-    """A planner subclass carrying the chosen filters (nnU-Net's API instantiates the class itself)."""
-    if features == tuple(planner_class.features_per_stage):
+def _configured_planner(planner_class, features: tuple[int, ...], batch_size: int | None = None):
+    """A planner subclass carrying the chosen filters and batch (nnU-Net's API instantiates the class itself)."""
+    if features == tuple(planner_class.features_per_stage) and batch_size is None:
         return planner_class
-    return type(planner_class.__name__, (planner_class,), {"features_per_stage": features})
+    return type(planner_class.__name__, (planner_class,), {"features_per_stage": features, "batch_size": batch_size})

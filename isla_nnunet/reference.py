@@ -27,6 +27,10 @@ SPACING_ZYX: tuple[float, float, float] = SPACING_XYZ[::-1]
 # (172.8 x 201.6 x 192 mm) covers the MNI152 brain mask including the cerebellum.
 CENTER_RAS_MM: tuple[float, float, float] = (0.0, -18.0, 6.0)
 
+# ISLA clips the per-channel brain z-scores to this range before augmentation and inside the network
+# (Roca et al., §3.2.1).
+Z_SCORE_CLIP: tuple[float, float] = (-5.0, 5.0)
+
 # Tolerances used when deciding whether an image already lies on the reference grid.
 SPACING_TOLERANCE_MM = 0.02
 

@@ -3,8 +3,9 @@
 Every case is already on the reference grid (192x224x32 voxels, 0.9x0.9x6 mm), so there is nothing
 to adapt: spacing, the whole-volume patch, six levels with in-plane pooling, 4x4x2 kernels,
 GroupNorm(8), LeakyReLU(0.3), per-channel z-score over the brain (nnU-Net's ZScoreNormalization
-with the non-zero mask; the clip to [-5, 5] is the network's first operation, so it holds in training
-and prediction alike). Run through ``isla plan`` (nnU-Net only finds planners in its own package).
+with the non-zero mask; the clip to [-5, 5] is the first training transform, before augmentation, and
+the network's first operation, so it holds in training and prediction alike). Run through ``isla plan``
+(nnU-Net only finds planners in its own package).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from isla_nnunet.planning import CONFIGURATION, DEFAULT_GPU_MEMORY_TARGET_GB, PL
 
 class ISLAPlanner(ExperimentPlanner):
     features_per_stage = DEFAULT_FEATURES
+    # None: the batch nnU-Net's memory rule allows for the GPU memory target; a number fixes it.
+    batch_size: int | None = None
 
     def __init__(self, dataset_name_or_id, gpu_memory_target_in_gb: float = DEFAULT_GPU_MEMORY_TARGET_GB,
                  preprocessor_name: str = "DefaultPreprocessor", plans_name: str = PLANS_NAME,
@@ -51,7 +54,7 @@ class ISLAPlanner(ExperimentPlanner):
         return {
             "data_identifier": data_identifier,
             "preprocessor_name": self.preprocessor_name,
-            "batch_size": batch_size_for(elements, self.UNet_vram_target_GB),
+            "batch_size": self.batch_size or batch_size_for(elements, self.UNet_vram_target_GB),
             "patch_size": list(reference.SHAPE_ZYX),
             "median_image_size_in_voxels": [int(round(s)) for s in median_shape],
             "spacing": [float(s) for s in spacing],

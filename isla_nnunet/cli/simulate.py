@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--unlabeled-domain", default="target", help="domain of the unlabeled images (default target)"
     )
     nnunet.add_argument("--test-domain", default=None, help="domain of the test cases (default: --domain)")
+    nnunet.add_argument("-np", "--num-processes", type=int, default=1,
+                        help="cases simulated in parallel (default 1; the output does not depend on it)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--list-domains", action="store_true", help="list the domain presets and exit")
 
@@ -69,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
             test_domain=args.test_domain,
             overwrite=args.overwrite,
             progress=True,
+            workers=args.num_processes,
         )
         print(folder)
     else:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 
+from isla_nnunet.reference import Z_SCORE_CLIP
+
 NETWORK_CLASS = "isla_nnunet.networks.unet.ISLAUNet"
 REQUIRES_IMPORT = ("conv_op", "norm_op", "nonlin", "dropout_op")
 
@@ -56,7 +58,7 @@ def isla_arch_kwargs(features_per_stage=DEFAULT_FEATURES) -> dict:
             "dropout_op_kwargs": {"p": 0.5},
             "dropout_in_bottleneck": True,
             "dropout_decoder_stages": 2,
-            "input_clip": [-5.0, 5.0],
+            "input_clip": list(Z_SCORE_CLIP),
         },
         "_kw_requires_import": list(REQUIRES_IMPORT),
     }

@@ -41,6 +41,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from isla_nnunet.networks.blocks import ConvOps, ResBlock, ResInputBlock, StdBlock, StdDownBlock
+from isla_nnunet.networks.cpu_execution import CPUExecution
 
 BLOCK_TYPES = ("std", "res")
 
@@ -194,6 +195,8 @@ class ISLAUNet(nn.Module):
         ops = ConvOps(conv_op=conv_op, norm_op=norm_op, nonlin=nonlin, dropout_op=dropout_op, conv_bias=conv_bias,
                       **{k: v for k, v in given_kwargs.items() if v is not None})
         self.num_classes = num_classes
+        # float32, contiguous memory until a caller chooses otherwise (CPUExecution.apply).
+        self.cpu_execution = CPUExecution()
         self.input_clip = tuple(input_clip) if input_clip is not None else None
         self.strides = [tuple(s) for s in strides]
         self.features_per_stage = tuple(features_per_stage)
@@ -209,7 +212,11 @@ class ISLAUNet(nn.Module):
     def forward(self, x: torch.Tensor):
         if self.input_clip is not None:
             x = x.clamp(*self.input_clip)
-        logits = [self._as_classes(z) for z in self.decoder(*self.encoder(x))]
+        x = self.cpu_execution.prepare_input(x)
+        with self.cpu_execution.context(x):
+            heads = self.decoder(*self.encoder(x))
+        # Losses and nnU-Net's probability export work in float32 whatever the network computed in.
+        logits = [self._as_classes(z.float()) for z in heads]
         return logits if self.decoder.deep_supervision else logits[0]
 
     def compute_conv_feature_map_size(self, input_size: Sequence[int]) -> int:

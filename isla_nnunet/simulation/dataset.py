@@ -31,7 +31,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -98,6 +101,7 @@ def write_nnunet_dataset(
     pattern_weights: Mapping[str, float] | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    workers: int = 1,
 ) -> Path:
     """Simulate an nnU-Net raw dataset on the ISLA reference grid (layout in the module docstring).
 
@@ -116,6 +120,7 @@ def write_nnunet_dataset(
         pattern_weights: lesion pattern probabilities (see ``lesions.DEFAULT_PATTERN_WEIGHTS``).
         overwrite: replace an existing dataset of the same id and name.
         progress: show a tqdm progress bar.
+        workers: processes simulating and writing cases in parallel; the output does not depend on it.
 
     Returns:
         The dataset folder.
@@ -128,6 +133,8 @@ def write_nnunet_dataset(
         raise ISLAError(
             f"need n_train >= 1 and n_test, n_unlabeled >= 0; got {n_train}, {n_test}, {n_unlabeled}"
         )
+    if workers < 1:
+        raise ISLAError(f"workers must be >= 1, got {workers}")
     if adc_unit is not None and not adc_unit > 0:
         raise ISLAError(f"ADC unit must be a positive number of mm^2/s (e.g. 1e-6) or None, got {adc_unit}")
     labeled, unlabeled = get_domain(domain), get_domain(unlabeled_domain)
@@ -155,26 +162,14 @@ def write_nnunet_dataset(
             if split != "unlabeled" or n_unlabeled:
                 for sub in filter(None, subfolders):
                     (staging / sub).mkdir(parents=True)
+        jobs = [(f"case_{number:04d}", split, case_seed(seed, split, index), case_domain, folders[split])
+                for number, (split, index, case_domain) in enumerate(plan)]
+        write = functools.partial(_write_reference_case, staging=staging, adc_unit=adc_unit,
+                                  pattern_weights=dict(pattern_weights) if pattern_weights else None)
         records = {}
-        for number, (split, index, case_domain) in enumerate(
-            _progress(plan, len(plan), progress, folder.name)
-        ):
-            case_id = f"case_{number:04d}"
-            case = simulate_case(
-                case_seed(seed, split, index),
-                case_domain,
-                grid=GRIDS["reference"],
-                pattern_weights=dict(pattern_weights) if pattern_weights else None,
-            )
-            images, labels = folders[split]
-            _save_nifti(case.dwi, case.affine, staging / images / f"{case_id}_0000{FILE_ENDING}")
-            adc = case.adc
-            if adc_unit is not None:
-                adc = (adc * np.float32(case.acquisition.adc_unit / adc_unit)).astype(np.float32)
-            _save_nifti(adc, case.affine, staging / images / f"{case_id}_0001{FILE_ENDING}")
-            if labels is not None:
-                _save_nifti(case.lesion, case.affine, staging / labels / f"{case_id}{FILE_ENDING}")
-            records[case_id] = {"split": split, **case.metadata()}
+        with _case_mapper(workers) as mapper:
+            for case_id, record in _progress(mapper(write, jobs), len(jobs), progress, folder.name):
+                records[case_id] = record
         dataset_json = {
             "name": name,
             "description": "Synthetic acute-stroke DWI/ADC, ISLA reference grid (isla_nnunet.simulation)",
@@ -213,6 +208,31 @@ def write_nnunet_dataset(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def _write_reference_case(job, *, staging: Path, adc_unit: float | None,
+                          pattern_weights: dict | None) -> tuple[str, dict]:
+    case_id, split, seed, case_domain, (images, labels) = job
+    case = simulate_case(seed, case_domain, grid=GRIDS["reference"], pattern_weights=pattern_weights)
+    _save_nifti(case.dwi, case.affine, staging / images / f"{case_id}_0000{FILE_ENDING}")
+    adc = case.adc
+    if adc_unit is not None:
+        adc = (adc * np.float32(case.acquisition.adc_unit / adc_unit)).astype(np.float32)
+    _save_nifti(adc, case.affine, staging / images / f"{case_id}_0001{FILE_ENDING}")
+    if labels is not None:
+        _save_nifti(case.lesion, case.affine, staging / labels / f"{case_id}{FILE_ENDING}")
+    return case_id, {"split": split, **case.metadata()}
+
+
+@contextlib.contextmanager
+def _case_mapper(workers: int):
+    """An ordered ``map`` over cases: the built-in one, or a process pool's when ``workers > 1``."""
+    if workers == 1:
+        yield map
+        return
+    # Each simulated case is independent; "spawn" avoids forking a parent that may hold torch threads.
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        yield functools.partial(pool.imap, chunksize=1)
 
 
 def _native_files(out_dir: Path, case_id: str, brain_mask: bool) -> dict[str, Path]:

@@ -1,5 +1,8 @@
 """ISLA's data augmentation and nothing else (Roca et al., §3.2.4), from batchgeneratorsv2 transforms.
 
+The z-scored images are first clipped to [-5, 5], as ISLA's preprocessing does before any
+augmentation (§3.2.1), so noise and gamma see the clipped intensities; then
+
 * left-right flip with p = 0.5 (array axis 2 is x, left-right, in nnU-Net's (z, y, x) order);
 * translation up to +-10, +-12, +-2 voxels in x, y, z;
 * rotation up to +-15 degrees about the inferior-superior axis only (a rotation in the y-x plane);
@@ -16,7 +19,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from batchgeneratorsv2.transforms.base.basic_transform import BasicTransform
+from batchgeneratorsv2.transforms.base.basic_transform import BasicTransform, ImageOnlyTransform
 from batchgeneratorsv2.transforms.intensity.gamma import GammaTransform
 from batchgeneratorsv2.transforms.intensity.gaussian_noise import GaussianNoiseTransform
 from batchgeneratorsv2.transforms.spatial.mirroring import MirrorTransform
@@ -25,6 +28,8 @@ from batchgeneratorsv2.transforms.utils.compose import ComposeTransforms
 from batchgeneratorsv2.transforms.utils.deep_supervision_downsampling import DownsampleSegForDSTransform
 from batchgeneratorsv2.transforms.utils.nnunet_masking import MaskImageTransform
 from batchgeneratorsv2.transforms.utils.remove_label import RemoveLabelTansform
+
+from isla_nnunet.reference import Z_SCORE_CLIP
 
 LEFT_RIGHT_AXIS = 2
 TRANSLATION_VOXELS_ZYX = (2, 12, 10)
@@ -60,9 +65,28 @@ def intensity_transforms() -> list[BasicTransform]:
     ]
 
 
+class ClipIntensity(ImageOnlyTransform):
+    """Clamp every image channel to ``[low, high]`` (segmentations untouched).
+
+    Example:
+        >>> import torch
+        >>> ClipIntensity(-5.0, 5.0)(image=torch.tensor([[-7.0, 0.5, 9.0]]))["image"]
+        tensor([[-5.0000,  0.5000,  5.0000]])
+    """
+
+    def __init__(self, low: float, high: float):
+        super().__init__()
+        if not low < high:
+            raise ValueError(f"clip range must have low < high, got ({low}, {high})")
+        self.low, self.high = float(low), float(high)
+
+    def _apply_to_image(self, img, **params):
+        return img.clamp(self.low, self.high)
+
+
 def training_transforms(patch_size, n_channels: int, deep_supervision_scales=None) -> ComposeTransforms:
     """The full ISLA training pipeline for nnU-Net's data loader (seg channel 0 marks non-brain as -1)."""
-    transforms = [spatial_transform(patch_size), *intensity_transforms(),
+    transforms = [ClipIntensity(*Z_SCORE_CLIP), spatial_transform(patch_size), *intensity_transforms(),
                   MirrorTransform(allowed_axes=(LEFT_RIGHT_AXIS,)),
                   *finishing_transforms(n_channels, deep_supervision_scales)]
     return ComposeTransforms(transforms)

@@ -4,7 +4,9 @@ Names are ``ISLATrainer_<Loss>_<Block>_<DS>_<Attention>``, e.g. ``ISLATrainer_UF
 loss {UFL, GDLBCE} x block {Std, Res} x deep supervision {DS, noDS} x attention {NoAtt, SE, AGs, AGh,
 CBAM, SEAGs}, the 48 base models of Roca et al. (§3.2.3). ISLA-B, the best base model (UFL, StdUNet,
 DS, SE-AGs; §4.1.1), is also ``ISLATrainer_B``. Each has short-run siblings ``<name>_1epoch``,
-``<name>_2epochs`` and ``<name>_5epochs`` for smoke tests and demos. Names are permanent: nnU-Net stores
+``<name>_2epochs`` and ``<name>_5epochs`` for smoke tests and demos; ISLA-B also has ``ISLATrainer_B_10epochs``,
+``_20epochs`` and ``_50epochs`` for CPU budgets, where the linear decay spans a short run of long passes
+(``scripts/train_isla_b.py``). Names are permanent: nnU-Net stores
 them in checkpoints and result folders, and finds the class again by name.
 
 Example:
@@ -27,6 +29,7 @@ BLOCKS = {"Std": "std", "Res": "res"}
 DEEP_SUPERVISION = {"DS": True, "noDS": False}
 ATTENTION = {"NoAtt": "none", "SE": "se", "AGs": "ags", "AGh": "agh", "CBAM": "cbam", "SEAGs": "seags"}
 SHORT_RUN_EPOCHS = (1, 2, 5)
+BUDGET_RUN_EPOCHS = (10, 20, 50)
 # Permanent short names for published models: alias -> grid name.
 ALIASES = {"ISLATrainer_B": "ISLATrainer_UFL_Std_DS_SEAGs"}
 
@@ -41,9 +44,9 @@ def _make(name: str, base: type, **attributes) -> type:
     return cls
 
 
-def _add_with_short_runs(trainers: dict[str, type], cls: type) -> None:
+def _add_with_short_runs(trainers: dict[str, type], cls: type, epoch_counts=SHORT_RUN_EPOCHS) -> None:
     trainers[cls.__name__] = cls
-    for epochs in SHORT_RUN_EPOCHS:
+    for epochs in epoch_counts:
         short = f"{cls.__name__}_{epochs}epoch{'s' if epochs > 1 else ''}"
         trainers[short] = _make(short, cls, epochs=epochs)
 
@@ -61,7 +64,7 @@ def _build() -> tuple[dict[str, type], tuple[str, ...]]:
         # A subclass without changes: same recipe, its own permanent name.
         cls = _make(alias, trainers[target])
         cls.__doc__ = f"ISLA trainer {alias}: the grid's {target}"
-        _add_with_short_runs(trainers, cls)
+        _add_with_short_runs(trainers, cls, SHORT_RUN_EPOCHS + BUDGET_RUN_EPOCHS)
     return trainers, tuple(base)
 
 

@@ -1,0 +1,249 @@
+"""Train ISLA-B on simulated source-domain cases on a CPU, then test it on held-out and real cases.
+
+Every stage is skipped when its output exists, and training resumes from nnU-Net's per-epoch
+``checkpoint_latest.pth`` (``nnUNetv2_train ... --c``), so an interrupted run continues where it stopped:
+
+1. data: ``--train-cases + --val-cases`` labeled and ``--test-cases`` test cases of the ``source``
+   domain, simulated on the reference grid (``write_nnunet_dataset``, ``--workers`` processes);
+2. plan: ``isla plan`` with the default filters and a batch of ``--batch`` (2 suits 2 cores), and a
+   ``splits_final.json`` whose fold 0 trains on the first ``--train-cases`` and validates on the rest;
+3. train: ``nnUNetv2_train ID 3d_fullres 0 -p ISLAPlans -tr ISLATrainer_B_<E>epochs -device cpu``. The
+   recipe is ISLA-B's (UFL, StdUNet, DS, SE + AGs, Adam, ISLA's augmentation, linear decay 5e-4 ->
+   5e-6 over the run); an epoch is one pass over the training cases, so the run is
+   ``E * ceil(train_cases / batch)`` steps and the decay spans all of them (one rate per pass);
+4. test: ``nnUNetv2_predict --disable_tta`` on the test cases in bf16 (the default on a bf16 CPU) and
+   in float32 with probabilities, ``isla evaluate`` on the bf16 masks, and the bf16/float32 parity
+   (mask Dice per case, max |p_bf16 - p_fp32|);
+5. real: ``isla predict`` on ISLES'22 case 0009 and SOOP sub-3 from ``--data`` with their scores.
+
+Figures go to ``WORKDIR/results.json`` and the learning curve to ``WORKDIR/.../fold_0/progress.png``.
+Keep WORKDIR outside the repository.
+
+Usage::
+
+    nice python scripts/train_isla_b.py --workdir ~/isla_runs/isla_b            # about 2 h on 2 cores
+    python scripts/train_isla_b.py --workdir /tmp/t --train-cases 4 --val-cases 2 --test-cases 2 --epochs 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from isla_nnunet import planning
+from isla_nnunet.evaluation.metrics import dice
+from isla_nnunet.simulation import write_nnunet_dataset
+from isla_nnunet.training.variants import TRAINERS
+
+DATASET_ID, DATASET_NAME = 601, "SimStrokeB"
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REAL_CASES = {
+    "isles22_0009": ("isles22/sub-strokecase0009/sub-strokecase0009_ses-0001_dwi.nii.gz",
+                     "isles22/sub-strokecase0009/sub-strokecase0009_ses-0001_adc.nii.gz",
+                     "isles22/sub-strokecase0009/sub-strokecase0009_ses-0001_msk.nii.gz"),
+    "soop_sub-3": ("soop/sub-3/sub-3_rec-TRACE_dwi.nii.gz", "soop/sub-3/sub-3_rec-ADC_dwi.nii.gz",
+                   "soop/sub-3/sub-3_space-TRACE_desc-lesionAcute_mask.nii.gz"),
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workdir", type=Path, required=True, help="run folder (outside the repository)")
+    parser.add_argument("--train-cases", type=int, default=200)
+    parser.add_argument("--val-cases", type=int, default=20)
+    parser.add_argument("--test-cases", type=int, default=24)
+    parser.add_argument("--epochs", type=int, default=10, help="passes; ISLATrainer_B_<E>epochs must exist")
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="simulation seed")
+    parser.add_argument("--workers", type=int, default=2, help="processes simulating, planning, evaluating")
+    parser.add_argument("--augmentation-workers", type=int, default=1, help="nnUNet_n_proc_DA while training")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with the real cases")
+    return parser.parse_args()
+
+
+def trainer_name(epochs: int) -> str:
+    name = "ISLATrainer_B" + ("" if epochs == 300 else f"_{epochs}epoch{'s' if epochs > 1 else ''}")
+    if name not in TRAINERS:
+        choices = sorted(int(n.split("_")[-1].removesuffix("epochs").removesuffix("epoch"))
+                         for n in TRAINERS if n.startswith("ISLATrainer_B_"))
+        raise SystemExit(f"no trainer {name}; --epochs must be one of {choices} or 300")
+    return name
+
+
+class Run:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.root = args.workdir.resolve()
+        self.env = {**os.environ, "nnUNet_raw": str(self.root / "raw"),
+                    "nnUNet_preprocessed": str(self.root / "preprocessed"),
+                    "nnUNet_results": str(self.root / "results")}
+        os.environ.update({k: self.env[k] for k in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")})
+        self.dataset = f"Dataset{DATASET_ID:03d}_{DATASET_NAME}"
+        self.raw = self.root / "raw" / self.dataset
+        self.preprocessed = self.root / "preprocessed" / self.dataset
+        self.trainer = trainer_name(args.epochs)
+        self.model = self.root / "results" / self.dataset / f"{self.trainer}__ISLAPlans__3d_fullres"
+        self.results_file = self.root / "results.json"
+        self.results = json.loads(self.results_file.read_text()) if self.results_file.exists() else {}
+
+    def save(self) -> None:
+        temporary = self.results_file.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(self.results, indent=2) + "\n")
+        os.replace(temporary, self.results_file)
+
+    def command(self, argv: list[str], log: Path, **env) -> dict:
+        """Run ``argv`` with its output in ``log``; returns wall and CPU seconds (children included)."""
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        with log.open("a") as out:
+            out.write(f"\n$ {' '.join(argv)}\n")
+            out.flush()
+            completed = subprocess.run(argv, env={**self.env, **env}, stdout=out, stderr=subprocess.STDOUT)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if completed.returncode:
+            raise SystemExit(f"{argv[0]} failed (exit {completed.returncode}); see {log}")
+        return {"wall_s": round(time.perf_counter() - start, 1),
+                "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 1)}
+
+    def data(self) -> None:
+        if (self.raw / "dataset.json").exists():
+            return
+        start = time.perf_counter()
+        write_nnunet_dataset(self.root / "raw", DATASET_ID, DATASET_NAME,
+                             self.args.train_cases + self.args.val_cases, self.args.test_cases, "source",
+                             self.args.seed, progress=True, workers=self.args.workers)
+        size = sum(p.stat().st_size for p in self.raw.rglob("*") if p.is_file())
+        self.results["data"] = {"simulate_wall_s": round(time.perf_counter() - start, 1),
+                                "raw_disk_mb": round(size / 2**20, 1), "workers": self.args.workers}
+        self.save()
+
+    def plan(self) -> None:
+        plans = self.preprocessed / "ISLAPlans.json"
+        if not plans.exists():
+            start = time.perf_counter()
+            planning.plan_and_preprocess(DATASET_ID, num_processes=self.args.workers, batch_size=self.args.batch)
+            size = sum(p.stat().st_size for p in self.preprocessed.rglob("*") if p.is_file())
+            self.results.setdefault("data", {}).update(
+                {"plan_preprocess_wall_s": round(time.perf_counter() - start, 1),
+                 "preprocessed_disk_mb": round(size / 2**20, 1)})
+            self.save()
+        ids = sorted(json.loads((self.raw / "simulation.json").read_text())["cases"])
+        train_ids = [i for i in ids if (self.raw / "labelsTr" / f"{i}.nii.gz").exists()]
+        split = [{"train": train_ids[:self.args.train_cases], "val": train_ids[self.args.train_cases:]}]
+        (self.preprocessed / "splits_final.json").write_text(json.dumps(split, indent=1) + "\n")
+
+    def train(self) -> None:
+        fold = self.model / "fold_0"
+        if (fold / "checkpoint_final.pth").exists() and "training" in self.results:
+            return
+        argv = ["nnUNetv2_train", str(DATASET_ID), "3d_fullres", "0", "-p", "ISLAPlans", "-tr", self.trainer,
+                "-device", "cpu"]
+        if (fold / "checkpoint_latest.pth").exists() or (fold / "checkpoint_final.pth").exists():
+            argv.append("--c")
+        steps_per_epoch = math.ceil(self.args.train_cases / self.args.batch)
+        print(f"training {self.trainer}: {self.args.epochs} epochs x {steps_per_epoch} steps of batch "
+              f"{self.args.batch} ({self.args.epochs * steps_per_epoch} steps); log {self.root / 'train.log'}")
+        timing = self.command(argv, self.root / "train.log", nnUNet_n_proc_DA=str(self.args.augmentation_workers))
+        summary = json.loads((fold / "validation" / "summary.json").read_text())
+        self.results["training"] = {
+            "trainer": self.trainer, "epochs": self.args.epochs, "steps_per_epoch": steps_per_epoch,
+            "steps": self.args.epochs * steps_per_epoch, "batch": self.args.batch,
+            "cases_seen": self.args.epochs * steps_per_epoch * self.args.batch,
+            "distinct_training_cases": self.args.train_cases, **timing,
+            "validation_dice_nnunet": summary["foreground_mean"]["Dice"],
+            "note": "wall/CPU of the last nnUNetv2_train invocation (a resumed run counts only its own part)",
+        }
+        self.save()
+
+    def predict(self, out: Path, precision: str, probabilities: bool) -> dict:
+        argv = ["nnUNetv2_predict", "-i", str(self.raw / "imagesTs"), "-o", str(out), "-d", str(DATASET_ID),
+                "-c", "3d_fullres", "-p", "ISLAPlans", "-tr", self.trainer, "-f", "0", "--disable_tta",
+                "-device", "cpu", "-npp", "1", "-nps", "1"]
+        if probabilities:
+            argv.append("--save_probabilities")
+        return self.command(argv, self.root / "predict.log", ISLA_CPU_PRECISION=precision)
+
+    def test(self) -> None:
+        if "test" in self.results:
+            return
+        bf16, fp32 = self.root / "test_bf16", self.root / "test_fp32"
+        timing = {"bf16": self.predict(bf16, "bf16", True), "fp32": self.predict(fp32, "fp32", True)}
+        metrics = self.root / "test_metrics.csv"
+        self.command([sys.executable, "-m", "isla_nnunet", "evaluate", "--pred", str(bf16), "--gt",
+                      str(self.raw / "labelsTs"), "-o", str(metrics), "-j", str(self.args.workers),
+                      "--no-progress"], self.root / "evaluate.log")
+        with metrics.open() as table:
+            rows = list(csv.DictReader(table))
+        column = {name.lower(): name for name in rows[0]}
+        per_case = {r[column.get("case", "case")]: {k: r[k] for k in r} for r in rows}
+        self.results["test"] = {
+            "cases": len(rows), "prediction_wall_s": timing,
+            "median_dice": statistics.median(float(r[column["dice"]]) for r in rows),
+            "median_lesion_f1": statistics.median(float(r[column["lesion_f1"]]) for r in rows),
+            "per_case": per_case, "parity": self.parity(bf16, fp32),
+        }
+        self.save()
+
+    @staticmethod
+    def parity(bf16: Path, fp32: Path) -> dict:
+        dices, differences = [], []
+        for mask in sorted(bf16.glob("*.nii.gz")):
+            a = np.asarray(nib.load(mask).dataobj) > 0
+            b = np.asarray(nib.load(fp32 / mask.name).dataobj) > 0
+            dices.append(dice(a, b))
+            p = np.load(mask.with_name(mask.name.replace(".nii.gz", ".npz")))["probabilities"][1]
+            q = np.load((fp32 / mask.name).with_name(mask.name.replace(".nii.gz", ".npz")))["probabilities"][1]
+            differences.append(float(np.abs(p - q).max()))
+        return {"min_mask_dice": min(dices), "median_mask_dice": statistics.median(dices),
+                "max_abs_probability_difference": max(differences)}
+
+    def real(self) -> None:
+        if "real" in self.results:
+            return
+        scores = {}
+        for case, (dwi, adc, mask) in REAL_CASES.items():
+            if not (self.args.data / dwi).exists():
+                scores[case] = f"skipped: {self.args.data / dwi} not found"
+                continue
+            out = self.root / "real" / case
+            timing = self.command([sys.executable, "-m", "isla_nnunet", "predict", "--dwi", str(self.args.data / dwi),
+                                   "--adc", str(self.args.data / adc), "-m", str(self.model), "-o", str(out),
+                                   "--device", "cpu", "--overwrite"], self.root / "real.log")
+            metrics = out / "metrics.csv"
+            predicted = out / "lesion_mask.nii.gz"
+            self.command([sys.executable, "-m", "isla_nnunet", "evaluate", "--pred", str(predicted), "--gt",
+                          str(self.args.data / mask), "-o", str(metrics), "-j", "1", "--no-progress"],
+                         self.root / "real.log")
+            with metrics.open() as table:
+                scores[case] = {**next(csv.DictReader(table)), **timing}
+        self.results["real"] = scores
+        self.save()
+
+
+def main() -> None:
+    args = parse_args()
+    run = Run(args)
+    run.root.mkdir(parents=True, exist_ok=True)
+    for stage in (run.data, run.plan, run.train, run.test, run.real):
+        print(f"== {stage.__name__}", flush=True)
+        stage()
+    print(json.dumps({k: v for k, v in run.results.items() if k != "test"}, indent=1))
+    test = run.results["test"]
+    print(f"test: {test['cases']} cases, median Dice {test['median_dice']:.3f}, "
+          f"median lesion F1 {test['median_lesion_f1']:.3f}, parity {test['parity']}")
+
+
+if __name__ == "__main__":
+    main()
