@@ -7,10 +7,11 @@ Every stage is skipped when its output exists, and training resumes from nnU-Net
    domain, simulated on the reference grid (``write_nnunet_dataset``, ``--workers`` processes);
 2. plan: ``isla plan`` with the default filters and a batch of ``--batch`` (2 suits 2 cores), and a
    ``splits_final.json`` whose fold 0 trains on the first ``--train-cases`` and validates on the rest;
-3. train: ``nnUNetv2_train ID 3d_fullres 0 -p ISLAPlans -tr ISLATrainer_B_<E>epochs -device cpu``. The
-   recipe is ISLA-B's (UFL, StdUNet, DS, SE + AGs, Adam, ISLA's augmentation, linear decay 5e-4 ->
-   5e-6 over the run); an epoch is one pass over the training cases, so the run is
-   ``E * ceil(train_cases / batch)`` steps and the decay spans all of them (one rate per pass);
+3. train: ``nnUNetv2_train ID 3d_fullres 0 -p ISLAPlans -tr ISLATrainer_B_CPU_<E>epochs -device cpu``.
+   The recipe is ISLA-B's (UFL, StdUNet, DS, SE + AGs, Adam, ISLA's augmentation, linear decay), with
+   the CPU budget's learning rate 2e-3 -> 2e-5 (``isla_nnunet.training.variants.CPUBudget``); an epoch is
+   one pass over the training cases, so the run is ``E * ceil(train_cases / batch)`` steps and the decay
+   spans all of them (one rate per pass; the last pass runs at the final rate);
 4. test: ``nnUNetv2_predict --disable_tta`` on the test cases in bf16 (the default on a bf16 CPU) and
    in float32 with probabilities, ``isla evaluate`` on the bf16 masks, and the bf16/float32 parity
    (mask Dice per case, max |p_bf16 - p_fp32|);
@@ -61,10 +62,10 @@ REAL_CASES = {
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, required=True, help="run folder (outside the repository)")
-    parser.add_argument("--train-cases", type=int, default=200)
+    parser.add_argument("--train-cases", type=int, default=160)
     parser.add_argument("--val-cases", type=int, default=20)
     parser.add_argument("--test-cases", type=int, default=24)
-    parser.add_argument("--epochs", type=int, default=10, help="passes; ISLATrainer_B_<E>epochs must exist")
+    parser.add_argument("--epochs", type=int, default=10, help="passes; ISLATrainer_B_CPU_<E>epochs must exist")
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="simulation seed")
     parser.add_argument("--workers", type=int, default=2, help="processes simulating, planning, evaluating")
@@ -74,11 +75,11 @@ def parse_args() -> argparse.Namespace:
 
 
 def trainer_name(epochs: int) -> str:
-    name = "ISLATrainer_B" + ("" if epochs == 300 else f"_{epochs}epoch{'s' if epochs > 1 else ''}")
+    name = f"ISLATrainer_B_CPU_{epochs}epochs"
     if name not in TRAINERS:
-        choices = sorted(int(n.split("_")[-1].removesuffix("epochs").removesuffix("epoch"))
-                         for n in TRAINERS if n.startswith("ISLATrainer_B_"))
-        raise SystemExit(f"no trainer {name}; --epochs must be one of {choices} or 300")
+        choices = sorted(int(n.split("_")[-1].removesuffix("epochs")) for n in TRAINERS
+                         if n.startswith("ISLATrainer_B_CPU_"))
+        raise SystemExit(f"no trainer {name}; --epochs must be one of {choices}")
     return name
 
 
@@ -141,7 +142,11 @@ class Run:
             self.save()
         ids = sorted(json.loads((self.raw / "simulation.json").read_text())["cases"])
         train_ids = [i for i in ids if (self.raw / "labelsTr" / f"{i}.nii.gz").exists()]
-        split = [{"train": train_ids[:self.args.train_cases], "val": train_ids[self.args.train_cases:]}]
+        # Validation takes the last labeled cases, so a dataset simulated for more training cases serves too.
+        split = [{"train": train_ids[:self.args.train_cases], "val": train_ids[-self.args.val_cases:]}]
+        if set(split[0]["train"]) & set(split[0]["val"]):
+            raise SystemExit(f"{self.raw} has {len(train_ids)} labeled cases, fewer than "
+                             f"--train-cases + --val-cases")
         (self.preprocessed / "splits_final.json").write_text(json.dumps(split, indent=1) + "\n")
 
     def train(self) -> None:

@@ -7,6 +7,7 @@ import time
 
 from isla_nnunet.conversion import LAYOUTS
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.nnunet_env import PRECISION_SETTINGS
 from isla_nnunet.prediction.models import DEFAULT_CHECKPOINT, DEVICES
 
 HELP = ("Predict lesion masks from native DWI/ADC with one nnU-Net model or an ensemble (ISLA-ENS, or "
@@ -37,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=DEVICES,
                         help="where the networks run (default: auto = CUDA when available)")
     parser.add_argument("--tta", action="store_true", help="test-time mirroring (off by default, as in ISLA)")
+    parser.add_argument("--precision", choices=PRECISION_SETTINGS, default=None,
+                        help="CPU arithmetic: auto = bf16 on processors with native bf16, else float32 "
+                             "(default: $ISLA_CPU_PRECISION or auto); CUDA uses nnU-Net's float16 autocast")
     parser.add_argument("--folds", nargs="+", metavar="F",
                         help="folds of each model to use (default: all found)")
     parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT,
@@ -45,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="brain extraction: auto, stripped, template, synthstrip, hd-bet, or a mask file")
     parser.add_argument("--save-reference", action="store_true",
                         help="also write the reference-grid DWI, ADC, probability and mask")
+    parser.add_argument("--keep-small-lesions", action="store_true",
+                        help="re-add one native voxel for each predicted lesion lost when mapping back "
+                             "(off: ISLA's p > 0.5 on the mapped probability)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--no-progress", action="store_true", help="hide the batch progress bar")
 
@@ -53,7 +60,8 @@ def _settings(args: argparse.Namespace):
     from isla_nnunet.prediction.pipeline import PredictionSettings
 
     return PredictionSettings(ensemble="vote" if args.vote else "mean", brain_method=args.brain,
-                              save_reference=args.save_reference, overwrite=args.overwrite)
+                              save_reference=args.save_reference, overwrite=args.overwrite,
+                              keep_small_lesions=args.keep_small_lesions)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,14 +87,14 @@ def run(args: argparse.Namespace) -> int:
         case = read_case(spec, args.bvalues)
         read_seconds = time.perf_counter() - start
         resolve_method(case, args.brain)
-        with ModelSet.load(args.model, args.device, args.tta, args.folds, args.checkpoint) as models:
+        with ModelSet.load(args.model, args.device, args.tta, args.folds, args.checkpoint, args.precision) as models:
             result = predict_case(spec, models, args.output, settings, case=case, read_seconds=read_seconds)
         print(result.summary)
         print(f"  report: {result.outdir / 'report.json'}   picture: {result.outdir / 'qc.png'}")
         return 0
     specs = discover_cases(args.input, layout=args.layout)
     ModelSet.check(args.model, args.folds, args.checkpoint)
-    with ModelSet.load(args.model, args.device, args.tta, args.folds, args.checkpoint) as models:
+    with ModelSet.load(args.model, args.device, args.tta, args.folds, args.checkpoint, args.precision) as models:
         summary = predict_batch(specs, models, args.output, settings, progress=not args.no_progress,
                                 echo=print)
     print("\n".join(summary.lines()))

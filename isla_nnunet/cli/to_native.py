@@ -21,9 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="mask",
         help="mask: linear interpolation then > 0.5 (uint8); probability: float32 (default: mask)",
     )
+    parser.add_argument(
+        "--keep-small-lesions", action="store_true",
+        help="masks: re-add one voxel for each lesion lost in resampling (off: threshold only, as ISLA)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    path = map_file_to_native(args.input, args.transform, args.output, kind=args.kind)
+    path = map_file_to_native(args.input, args.transform, args.output, kind=args.kind,
+                              keep_small_lesions=args.keep_small_lesions)
     print(f"wrote {path}")
     return 0

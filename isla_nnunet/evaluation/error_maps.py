@@ -10,6 +10,10 @@ For predictions and ground truths that all lie on one grid (ISLA's reference spa
 - ``fn_mean_distance_mm``: mean over cases of the distance to the nearest predicted voxel where the
   voxel is GT, 0 elsewhere.
 
+These are the distances d(a, G) and d(b, P) of ISLA's HD95, the default of
+:func:`~isla_nnunet.evaluation.metrics.hd95`: per case, the 95th percentiles of the two unsmoothed
+maps over the predicted and the GT voxels are its two directed terms.
+
 A case with an empty ground truth has no distance to it and is left out of the FP distance mean (and a
 case with an empty prediction out of the FN distance mean); ``n_fp_distance_cases`` and
 ``n_fn_distance_cases`` say how many cases each mean covers, and a mean over no case is 0.

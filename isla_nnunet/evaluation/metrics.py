@@ -9,11 +9,14 @@ voxel size in mm in the arrays' axis order:
 - ALD = |N_G - N_P|, lesions being 26-connected components.
 - Lesion-wise F1 = TP / (TP + (FP+FN)/2): a GT lesion touching the prediction anywhere is a TP, the
   other GT lesions are FN, predicted lesions touching no GT voxel are FP; 1.0 when both are empty.
-- HD95 = max(Q95{d(a, ∂G) : a ∈ ∂P}, Q95{d(b, ∂P) : b ∈ ∂G}) in mm, where ∂ is the set of surface voxels
-  (voxels with a 6-neighbour outside the mask, the image border counting as outside) and Q95 the 95th
-  percentile with linear interpolation. The maximum of the two directed percentiles, not the
-  percentile of the pooled distances. Convention: 0.0 when both masks are empty (perfect agreement),
-  NaN when exactly one is (no distance exists; ranking puts NaN last).
+- HD95 = max(Q95{d(a, G) : a ∈ P}, Q95{d(b, P) : b ∈ G}) in mm, as ISLA writes it (§3.3.1): d(a, G) is
+  the distance from voxel a to the nearest voxel of G (0 inside G), every voxel of each mask counts,
+  and Q95 is the 95th percentile with linear interpolation. The maximum of the two directed
+  percentiles, not the percentile of the pooled distances. Most other tools use the surface variant,
+  ``hd95(..., variant="surface")``: the same formula over the surface voxels ∂P, ∂G (voxels with a
+  6-neighbour outside the mask, the image border counting as outside) and distances between surfaces.
+  Convention: 0.0 when both masks are empty (perfect agreement), NaN when exactly one is (no distance
+  exists; ranking puts NaN last).
 - Precision = |P∩G| / |P|, recall = |P∩G| / |G|; when the denominator is 0 they follow the Dice
   convention: 1.0 if both masks are empty, else 0.0.
 
@@ -169,16 +172,26 @@ def _surface(mask: np.ndarray) -> np.ndarray:
     return mask & ~ndimage.binary_erosion(mask, structure=ndimage.generate_binary_structure(mask.ndim, 1))
 
 
-def hd95(pred: np.ndarray, gt: np.ndarray, spacing: Sequence[float]) -> float:
-    """ISLA's HD95 in mm: the larger of the two directed 95th percentiles of surface distances.
+HD95_VARIANTS: tuple[str, ...] = ("voxels", "surface")
+
+
+def hd95(pred: np.ndarray, gt: np.ndarray, spacing: Sequence[float], variant: str = "voxels") -> float:
+    """HD95 in mm: the larger of the two directed 95th percentiles of distances (module docstring).
 
     Args:
         pred, gt: binary masks of the same shape.
         spacing: voxel size in mm, one value per array axis (anisotropic grids are honoured).
+        variant: ``"voxels"`` (ISLA's formula: every voxel of a mask, distances to the other mask) or
+            ``"surface"`` (surface voxels and distances between surfaces, as most other tools).
 
     Returns:
         0.0 if both masks are empty, NaN if exactly one is, else the distance in mm.
+
+    Raises:
+        ISLAError: an unknown variant, different shapes or bad spacing.
     """
+    if variant not in HD95_VARIANTS:
+        raise ISLAError(f"unknown HD95 variant {variant!r}: choose one of {', '.join(HD95_VARIANTS)}")
     pred, gt = _pair(pred, gt)
     spacing = _spacing(spacing, gt.ndim)
     has_pred, has_gt = bool(pred.any()), bool(gt.any())
@@ -187,18 +200,21 @@ def hd95(pred: np.ndarray, gt: np.ndarray, spacing: Sequence[float]) -> float:
     if has_pred != has_gt:
         return float("nan")
     pred, gt = _crop_to_foreground(pred, gt)
-    pred_surface, gt_surface = _surface(pred), _surface(gt)
-    to_gt = ndimage.distance_transform_edt(~gt_surface, sampling=spacing)[pred_surface]
-    to_pred = ndimage.distance_transform_edt(~pred_surface, sampling=spacing)[gt_surface]
+    if variant == "surface":
+        pred, gt = _surface(pred), _surface(gt)
+    to_gt = ndimage.distance_transform_edt(~gt, sampling=spacing)[pred]
+    to_pred = ndimage.distance_transform_edt(~pred, sampling=spacing)[gt]
     return float(max(np.percentile(to_gt, 95), np.percentile(to_pred, 95)))
 
 
-def evaluate_case(pred: np.ndarray, gt: np.ndarray, spacing: Sequence[float]) -> dict[str, float]:
+def evaluate_case(pred: np.ndarray, gt: np.ndarray, spacing: Sequence[float],
+                  hd95_variant: str = "voxels") -> dict[str, float]:
     """All metrics of one case, plus the volumes and lesion counts the strata and reports use.
 
     Args:
         pred, gt: binary masks on the same grid (bool, or 0/1 values).
         spacing: voxel size in mm in the arrays' axis order.
+        hd95_variant: see :func:`hd95`.
 
     Returns:
         dict with ``dice, avd_ml, ald, lesion_f1, hd95_mm, precision, recall, gt_volume_ml,
@@ -219,7 +235,7 @@ def evaluate_case(pred: np.ndarray, gt: np.ndarray, spacing: Sequence[float]) ->
         "avd_ml": absolute_volume_difference(pred, gt, spacing),
         "ald": float(abs(n_gt - n_pred)),
         "lesion_f1": lesion_f1(pred, gt),
-        "hd95_mm": hd95(pred, gt, spacing),
+        "hd95_mm": hd95(pred, gt, spacing, hd95_variant),
         "precision": precision(pred, gt),
         "recall": recall(pred, gt),
         "gt_volume_ml": gt_volume,

@@ -1,8 +1,10 @@
 """ISLES'22 case-level ranking of several models evaluated on the same cases (ISLA §3.3.1).
 
-1. For each case and metric, rank the models (1 = best); tied values share the lowest rank
-   (values 0.8, 0.8, 0.5 of a higher-is-better metric rank 1, 1, 3). NaN (HD95 when exactly one mask
-   is empty) ranks after every defined value; several NaN tie among themselves.
+1. For each case and metric, rank the models (1 = best); tied values share the average of the ranks
+   they span (values 0.8, 0.8, 0.5 of a higher-is-better metric rank 1.5, 1.5, 3), so the ranks of a
+   case always sum to n(n+1)/2. ISLA's tables need this convention: in its Table 5 every metric's
+   mean ranks over five models sum to 15.0, heavily tied ALD and F1 included. NaN (HD95 with an empty
+   mask) ranks after every defined value; several NaN tie among themselves (sharing their average).
 2. Average each metric's ranks over the cases.
 3. Average those mean ranks over the metrics: the final mean rank, lower is better.
 
@@ -11,9 +13,9 @@ metric's mean rank in parentheses.
 
 Example:
     >>> case_ranks([0.8, 0.8, 0.5], higher_is_better=True)
-    [1, 1, 3]
-    >>> case_ranks([2.0, float("nan"), 1.0], higher_is_better=False)
-    [2, 3, 1]
+    [1.5, 1.5, 3.0]
+    >>> case_ranks([2.0, float("nan"), 1.0, float("nan")], higher_is_better=False)
+    [2.0, 3.5, 1.0, 3.5]
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ from isla_nnunet.evaluation.metrics import METRICS, RANKED_METRICS
 from isla_nnunet.evaluation.summary import describe, text_table
 
 
-def case_ranks(values: Sequence[float], higher_is_better: bool) -> list[int]:
-    """Competition ranks ("1224") of one case's values across models; NaN ranks last."""
+def case_ranks(values: Sequence[float], higher_is_better: bool) -> list[float]:
+    """Fractional ranks ("1, 2.5, 2.5, 4") of one case's values across models; NaN ranks last."""
     badness = np.array([math.inf if math.isnan(v) else (-v if higher_is_better else v) for v in values])
-    return [int(np.count_nonzero(badness < b)) + 1 for b in badness]
+    # A tied group spans ranks (better + 1) ... (better + equal): its average.
+    return [float(np.count_nonzero(badness < b) + (np.count_nonzero(badness == b) + 1) / 2) for b in badness]
 
 
 @dataclass(frozen=True)

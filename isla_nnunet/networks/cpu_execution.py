@@ -30,8 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-PRECISION_VARIABLE = "ISLA_CPU_PRECISION"
-PRECISION_SETTINGS = ("auto", "bf16", "fp32")
+from isla_nnunet.nnunet_env import PRECISION_SETTINGS, PRECISION_VARIABLE
 
 
 @functools.cache

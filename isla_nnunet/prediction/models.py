@@ -319,7 +319,12 @@ class LoadedModel:
                 "plans": self.predictor.plans_manager.plans_name}
 
     def lesion_probability(self, channels: np.ndarray) -> np.ndarray:
-        """Lesion probability on the reference grid.
+        """Lesion probability on the reference grid, the network applied to the whole reference frame.
+
+        The channels go through the model's own nnU-Net preprocessing (crop to the non-zero box,
+        z-score over the brain) and are then put back in place on the full frame, where training put
+        them (:mod:`isla_nnunet.training.full_frame`); nnU-Net's own predictor would instead pad the
+        crop centred, shifting the brain. Folds are averaged as nnU-Net does (mean of the logits).
 
         Args:
             channels: (2, z, y, x) float32 DWI and ADC on the reference grid, 0 outside the brain (as
@@ -328,13 +333,23 @@ class LoadedModel:
         Returns:
             (z, y, x) float32 probabilities (nnU-Net's softmax of the lesion class).
         """
+        import torch
+
+        from isla_nnunet.training.full_frame import uncrop
+
         if channels.shape != (2, *reference.SHAPE_ZYX):
             raise ISLAError(f"channels of shape {channels.shape} given, expected (2, *{reference.SHAPE_ZYX})")
+        predictor = self.predictor
         properties = {"spacing": [float(s) for s in reference.SPACING_ZYX]}
+        preprocessor = predictor.configuration_manager.preprocessor_class(verbose=False)
         with _quiet():
-            _, probabilities = self.predictor.predict_single_npy_array(
-                np.ascontiguousarray(channels, dtype=np.float32), properties, None, None, True)
-        return np.asarray(probabilities[self.lesion_channel], dtype=np.float32)
+            data, _, properties = preprocessor.run_case_npy(
+                np.ascontiguousarray(channels, dtype=np.float32), None, properties, predictor.plans_manager,
+                predictor.configuration_manager, predictor.dataset_json)
+            full = uncrop(data, np.zeros((1, *data.shape[1:]), np.int8), properties)[0]
+            logits = predictor.predict_logits_from_preprocessed_data(torch.from_numpy(full)).float()
+        probabilities = predictor.label_manager.apply_inference_nonlin(logits)
+        return np.asarray(probabilities[self.lesion_channel].cpu().numpy(), dtype=np.float32)
 
 
 def _configuration_name(info: ModelInfo, plans_manager, configuration_manager) -> str:
@@ -346,14 +361,19 @@ def _configuration_name(info: ModelInfo, plans_manager, configuration_manager) -
                 "unknown configuration")
 
 
-def load_model(info: ModelInfo, device, tta: bool = False) -> LoadedModel:
+def load_model(info: ModelInfo, device, tta: bool = False, precision: str | None = None) -> LoadedModel:
     """Load a checked model's weights into nnU-Net's predictor on ``device`` (a ``torch.device``).
+
+    ``precision`` chooses the CPU arithmetic (``auto``, ``bf16``, ``fp32``; None: ``$ISLA_CPU_PRECISION``,
+    default auto), see :mod:`isla_nnunet.networks.cpu_execution`.
 
     Raises:
         ISLAError: the trainer class is not installed, the checkpoint does not fit the plans, or the
             configuration is not one of the reference grid.
     """
     import torch
+
+    from isla_nnunet.networks.cpu_execution import CPUExecution
 
     with _quiet():
         from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
@@ -380,9 +400,16 @@ def load_model(info: ModelInfo, device, tta: bool = False) -> LoadedModel:
         raise ISLAError(f"model {info.source} was trained with regions: predict with an ISLA lesion model")
     predictor.network.to(device)
     if device.type == "cpu":
-        # Channels-last 3-D weights cut the CPU time of a forward pass by about 15 % (docs/benchmarks.md);
-        # nnU-Net's per-fold load_state_dict copies into these tensors and keeps their layout.
-        predictor.network.to(memory_format=torch.channels_last_3d)
+        # bf16 autocast and channels-last weights (docs/benchmarks.md); nnU-Net's per-fold
+        # load_state_dict copies into these tensors and keeps their layout.
+        try:
+            execution = CPUExecution.from_setting(precision) if precision else CPUExecution.from_environment()
+        except ValueError as err:
+            raise ISLAError(f"{err}: set it to auto, bf16 or fp32") from None
+        if hasattr(predictor.network, "cpu_execution"):
+            execution.apply(predictor.network)
+        else:
+            predictor.network.to(memory_format=torch.channels_last_3d)
     predictor.network.eval()
     return LoadedModel(info, predictor, predictor.trainer_name, name,
                        list(label_manager.all_labels).index(LABELS["lesion"]))
@@ -434,7 +461,8 @@ class ModelSet:
 
     @classmethod
     def load(cls, sources: Sequence[str | os.PathLike], device: str = "auto", tta: bool = False,
-             folds: Sequence | None = None, checkpoint: str = DEFAULT_CHECKPOINT) -> ModelSet:
+             folds: Sequence | None = None, checkpoint: str = DEFAULT_CHECKPOINT,
+             precision: str | None = None) -> ModelSet:
         """Check and load every model (folders or exported zips).
 
         Args:
@@ -443,6 +471,7 @@ class ModelSet:
             tta: test-time mirroring (nnU-Net's, along the axes the trainer allows).
             folds: folds to use in every model (None: all available).
             checkpoint: checkpoint file name.
+            precision: CPU arithmetic (see :func:`load_model`).
 
         Raises:
             ISLAError: see :func:`check_model_folder`, :func:`unpack_model_zip`, :func:`load_model`.
@@ -458,7 +487,7 @@ class ModelSet:
                     out._temporary.append(temporary)
                     folder = unpack_model_zip(path, temporary.name)
                 info = check_model_folder(folder, folds, checkpoint, source=path)
-                out.models.append(load_model(info, torch_device, tta))
+                out.models.append(load_model(info, torch_device, tta, precision))
         except BaseException:
             out.close()
             raise

@@ -80,12 +80,15 @@ class PredictionSettings:
         brain_method: brain extraction method or mask file for cases without their own brain mask.
         save_reference: also write the reference-grid images and outputs.
         overwrite: replace an existing non-empty output folder.
+        keep_small_lesions: re-add one native voxel for every predicted lesion that mapping back to the
+            native grid loses (off: ISLA's p > 0.5 on the mapped probability, nothing invented).
     """
 
     ensemble: str = "mean"
     brain_method: str = "auto"
     save_reference: bool = False
     overwrite: bool = False
+    keep_small_lesions: bool = False
 
 
 @dataclass
@@ -217,7 +220,8 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
         # The mean rule thresholds the interpolated mean probability; a vote maps its binary mask.
         voted = combined.mask.astype(np.float32)
         mask_source = combined.probability if settings.ensemble == "mean" else voted
-        mask = sitk.Cast(registration.to_native(mask_source, kind="mask"), sitk.sitkUInt8)
+        mask = sitk.Cast(registration.to_native(mask_source, kind="mask",
+                                                keep_small_lesions=settings.keep_small_lesions), sitk.sitkUInt8)
     with timer.step("lesions"):
         lesions = lesion_table(mask, probability)
         totals = lesion_summary(lesions)

@@ -14,7 +14,8 @@ from isla_nnunet.preprocessing.registration import Registration
 
 
 def map_file_to_native(
-    image: str | os.PathLike, transform: str | os.PathLike, output: str | os.PathLike, kind: str = "mask"
+    image: str | os.PathLike, transform: str | os.PathLike, output: str | os.PathLike, kind: str = "mask",
+    keep_small_lesions: bool = False,
 ) -> Path:
     """Read a reference-grid image, map it to the native DWI grid of ``transform`` and write ``output``.
 
@@ -22,13 +23,15 @@ def map_file_to_native(
         image: probability map or mask on the reference grid.
         transform: JSON written by :meth:`Registration.save` (``transforms/CASE.json`` of a dataset).
         output: destination file (any format SimpleITK writes).
-        kind: "mask" (linear interpolation, > 0.5, small lesions kept; uint8) or "probability" (float32).
+        kind: "mask" (linear interpolation, > 0.5; uint8) or "probability" (float32).
+        keep_small_lesions: masks only: re-add one voxel for each component lost in resampling.
 
     Raises:
         ISLAError: unreadable files, an image not on the reference grid, or a file that is no transform.
     """
     registration = Registration.load(transform)
-    return write_image(registration.to_native(read_image(image), kind=kind), output)
+    return write_image(registration.to_native(read_image(image), kind=kind, keep_small_lesions=keep_small_lesions),
+                       output)
 
 
 def map_file_to_reference(

@@ -214,17 +214,21 @@ class Registration:
             return resample_mask(image, grid, self.transform, partial_volume=True)
         raise ValueError(f"kind must be 'image' or 'mask', not {kind!r}")
 
-    def to_native(self, image: sitk.Image | np.ndarray, kind: str = "probability") -> sitk.Image:
+    def to_native(self, image: sitk.Image | np.ndarray, kind: str = "probability",
+                  keep_small_lesions: bool = False) -> sitk.Image:
         """Reference-grid image on the native DWI grid: "probability" -> float32, "mask" -> uint8 (p > 0.5).
 
-        Arrays are accepted in nnU-Net order (z, y, x) with the reference shape.
+        Arrays are accepted in nnU-Net order (z, y, x) with the reference shape. ``keep_small_lesions``
+        (masks only) re-adds one voxel for every component that resampling loses; off by default, as
+        ISLA thresholds at 0.5 and maps back without inventing voxels.
         """
         image = self._as_image(image, self.reference_grid, "reference")
         inverse = self.transform.GetInverse()
         if kind == "probability":
             return resample(image, self.native_grid, sitk.sitkLinear, inverse)
         if kind == "mask":
-            return resample_mask(image, self.native_grid, inverse, partial_volume=False)
+            return resample_mask(image, self.native_grid, inverse, partial_volume=False,
+                                 keep_small_lesions=keep_small_lesions)
         raise ValueError(f"kind must be 'probability' or 'mask', not {kind!r}")
 
     def to_dict(self) -> dict:

@@ -4,9 +4,11 @@ Names are ``ISLATrainer_<Loss>_<Block>_<DS>_<Attention>``, e.g. ``ISLATrainer_UF
 loss {UFL, GDLBCE} x block {Std, Res} x deep supervision {DS, noDS} x attention {NoAtt, SE, AGs, AGh,
 CBAM, SEAGs}, the 48 base models of Roca et al. (§3.2.3). ISLA-B, the best base model (UFL, StdUNet,
 DS, SE-AGs; §4.1.1), is also ``ISLATrainer_B``. Each has short-run siblings ``<name>_1epoch``,
-``<name>_2epochs`` and ``<name>_5epochs`` for smoke tests and demos; ISLA-B also has ``ISLATrainer_B_10epochs``,
-``_20epochs`` and ``_50epochs`` for CPU budgets, where the linear decay spans a short run of long passes
-(``scripts/train_isla_b.py``). Names are permanent: nnU-Net stores
+``<name>_2epochs`` and ``<name>_5epochs`` for smoke tests and demos. ISLA-B also has CPU-budget siblings
+``ISLATrainer_B_CPU_10epochs``, ``_20epochs`` and ``_50epochs``: ISLA-B's recipe over a run of about a
+thousand batch-2 steps instead of ISLA's ~9,000 of batch 8, with the linear decay spanning the run and
+starting 4x higher (2e-3 -> 2e-5, see :class:`CPUBudget` and ``scripts/train_isla_b.py``).
+Names are permanent: nnU-Net stores
 them in checkpoints and result folders, and finds the class again by name.
 
 Example:
@@ -22,14 +24,16 @@ from __future__ import annotations
 
 import itertools
 
-from isla_nnunet.training.trainer import ISLATrainer
+import torch
+
+from isla_nnunet.training.trainer import _DEFAULT_DEVICE, ISLATrainer
 
 LOSSES = ("UFL", "GDLBCE")
 BLOCKS = {"Std": "std", "Res": "res"}
 DEEP_SUPERVISION = {"DS": True, "noDS": False}
 ATTENTION = {"NoAtt": "none", "SE": "se", "AGs": "ags", "AGh": "agh", "CBAM": "cbam", "SEAGs": "seags"}
 SHORT_RUN_EPOCHS = (1, 2, 5)
-BUDGET_RUN_EPOCHS = (10, 20, 50)
+CPU_BUDGET_EPOCHS = (10, 20, 50)
 # Permanent short names for published models: alias -> grid name.
 ALIASES = {"ISLATrainer_B": "ISLATrainer_UFL_Std_DS_SEAGs"}
 
@@ -38,15 +42,32 @@ def trainer_name(loss: str, block: str, deep_supervision: str, attention: str) -
     return f"ISLATrainer_{loss}_{block}_{deep_supervision}_{attention}"
 
 
-def _make(name: str, base: type, **attributes) -> type:
-    cls = type(name, (base,), {"__module__": __name__, "__qualname__": name, **attributes})
+class CPUBudget:
+    """Mixin for an ISLA trainer: learning rate 2e-3 decayed linearly to 2e-5 over the run.
+
+    ISLA's 5e-4 suits its ~9,000 steps of batch 8 (300 passes over ~250 cases); a CPU budget of ~1,000
+    steps of batch 2 sees 30x fewer samples. On two simulated cases on half the reference grid, a
+    StdUNet's training loss fell as far in 40 steps at 3e-3 as in 80 at 1e-3 (docs/training.md); 2e-3
+    keeps a margin for batch 2 with dropout. The ratio of first to last rate stays ISLA's 100.
+    """
+
+    # nnU-Net records __init__'s named arguments for its checkpoints, so the signature is spelled out.
+    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
+                 device: torch.device = _DEFAULT_DEVICE):
+        super().__init__(plans, configuration, fold, dataset_json, device)
+        self.initial_lr, self.final_lr = 2e-3, 2e-5
+
+
+def _make(name: str, base: type | tuple[type, ...], **attributes) -> type:
+    bases = base if isinstance(base, tuple) else (base,)
+    cls = type(name, bases, {"__module__": __name__, "__qualname__": name, **attributes})
     cls.__doc__ = f"ISLA trainer {name}: " + ", ".join(f"{k}={v!r}" for k, v in attributes.items())
     return cls
 
 
-def _add_with_short_runs(trainers: dict[str, type], cls: type, epoch_counts=SHORT_RUN_EPOCHS) -> None:
+def _add_with_short_runs(trainers: dict[str, type], cls: type) -> None:
     trainers[cls.__name__] = cls
-    for epochs in epoch_counts:
+    for epochs in SHORT_RUN_EPOCHS:
         short = f"{cls.__name__}_{epochs}epoch{'s' if epochs > 1 else ''}"
         trainers[short] = _make(short, cls, epochs=epochs)
 
@@ -64,11 +85,15 @@ def _build() -> tuple[dict[str, type], tuple[str, ...]]:
         # A subclass without changes: same recipe, its own permanent name.
         cls = _make(alias, trainers[target])
         cls.__doc__ = f"ISLA trainer {alias}: the grid's {target}"
-        _add_with_short_runs(trainers, cls, SHORT_RUN_EPOCHS + BUDGET_RUN_EPOCHS)
+        _add_with_short_runs(trainers, cls)
+    for epochs in CPU_BUDGET_EPOCHS:
+        name = f"ISLATrainer_B_CPU_{epochs}epochs"
+        trainers[name] = _make(name, (CPUBudget, trainers["ISLATrainer_B"]), epochs=epochs)
+        trainers[name].__doc__ = f"ISLA-B for a CPU budget: {epochs} passes, learning rate 2e-3 -> 2e-5"
     return trainers, tuple(base)
 
 
 TRAINERS, BASE_TRAINERS = _build()
 # Classes live at module level so that pickling and nnU-Net's lookup by attribute both find them.
 globals().update(TRAINERS)
-__all__ = ["ALIASES", "BASE_TRAINERS", "TRAINERS", "trainer_name", *TRAINERS]
+__all__ = ["ALIASES", "CPUBudget", "BASE_TRAINERS", "TRAINERS", "trainer_name", *TRAINERS]

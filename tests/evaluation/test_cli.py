@@ -140,8 +140,9 @@ def test_rank_command_with_prediction_folder(dataset, tmp_path, capsys):
                  "-j", "1", "--no-progress"]) == 0
     lines = capsys.readouterr().out.splitlines()
     # case 1: oracle better on DSC, AVD, HD95 and tied on ALD, F1; case 2: all tied.
-    # oracle: all ranks 1 -> 1.00; model: DSC (2+1)/2, AVD 1.5, ALD 1, F1 1, HD95 1.5 -> 1.30
-    assert [line.split()[:2] for line in lines[1:3]] == [["oracle", "1.00"], ["model", "1.30"]]
+    # ties share 1.5; oracle: DSC (1+1.5)/2, AVD 1.25, ALD 1.5, F1 1.5, HD95 1.25 -> 1.35;
+    # model: DSC (2+1.5)/2, AVD 1.75, ALD 1.5, F1 1.5, HD95 1.75 -> 1.65 (sum 3 = 1 + 2)
+    assert [line.split()[:2] for line in lines[1:3]] == [["oracle", "1.35"], ["model", "1.65"]]
 
 
 @pytest.mark.parametrize(

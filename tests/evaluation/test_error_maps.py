@@ -8,6 +8,7 @@ import SimpleITK as sitk
 
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.evaluation.error_maps import compute_error_maps, make_error_maps, smooth
+from isla_nnunet.evaluation.metrics import hd95
 
 from .helpers import volume
 
@@ -98,3 +99,16 @@ def test_error_maps_argument_errors(two_cases, tmp_path, save_image):
     small = save_image(tmp_path / "small.nii.gz", np.zeros((3, 6, 5), np.float32), SPACING)
     with pytest.raises(ISLAError, match="not on the grid of the masks"):
         make_error_maps(pred, gt, tmp_path / "o", background=small, workers=1)
+
+
+def test_error_map_distances_are_the_distances_of_the_default_hd95(tmp_path, save_image):
+    # One case: the unsmoothed FP map holds d(a, G) for every predicted voxel a outside G (0 inside G) and
+    # the FN map d(b, P) for every GT voxel b, the sets ISLA's HD95 takes its 95th percentiles of.
+    rng = np.random.default_rng(0)
+    pred, gt = rng.random(SHAPE) > 0.7, rng.random(SHAPE) > 0.7
+    save_image(tmp_path / "pred" / "c.nii.gz", pred.astype(np.uint8), SPACING)
+    save_image(tmp_path / "gt" / "c.nii.gz", gt.astype(np.uint8), SPACING)
+    maps = compute_error_maps(tmp_path / "pred", tmp_path / "gt", fwhm_mm=0.0, workers=1).maps
+    directed = max(np.percentile(maps["fp_mean_distance_mm"][pred], 95),
+                   np.percentile(maps["fn_mean_distance_mm"][gt], 95))
+    assert directed == pytest.approx(hd95(pred, gt, SPACING))

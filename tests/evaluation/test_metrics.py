@@ -162,8 +162,11 @@ def _cube(shape, corner, size=3):
 
 
 @pytest.mark.parametrize("axis, spacing", [(0, (2.0, 1.5, 0.7)), (1, (2.0, 1.5, 0.7)), (2, (2.0, 1.5, 0.7))])
-def test_hd95_translated_cube(axis, spacing):
-    # A 3x3x3 cube has 26 surface voxels; translated by k along one axis, the distances from one cube's
+@pytest.mark.parametrize("variant", ["voxels", "surface"])
+def test_hd95_translated_cube(axis, spacing, variant):
+    # Voxels: each of the 27 voxels' nearest counterpart is k - 2, k - 1 or k layers away (9 each), so the
+    # 95th percentile (position 24.7) is k x spacing. Surfaces: a 3x3x3 cube has 26 surface voxels;
+    # translated by k along one axis, the distances from one cube's
     # surface to the other's are (k-2, k-1, k) x spacing for its 9, 8 and 9 voxels at the three layers,
     # so the 95th percentile (position 0.95 * 25 = 23.75 among sorted values) is k x spacing.
     k = 5
@@ -171,7 +174,7 @@ def test_hd95_translated_cube(axis, spacing):
     a = _cube((12, 12, 12), corner)
     corner[axis] += k
     b = _cube((12, 12, 12), corner)
-    assert hd95(a, b, spacing) == pytest.approx(k * spacing[axis])
+    assert hd95(a, b, spacing, variant) == pytest.approx(k * spacing[axis])
 
 
 def test_hd95_is_max_of_directed_percentiles_not_pooled():
@@ -192,10 +195,12 @@ def _ball(shape, spacing, centre_mm, radius_mm):
     return squared <= radius_mm**2
 
 
-def _brute_force_hd95(a, b, spacing):
+def _brute_force_hd95(a, b, spacing, variant="surface"):
     """Independent implementation: explicit 6-neighbour surfaces and k-d tree nearest neighbours in mm."""
 
-    def surface_points(mask):
+    def points(mask):
+        if variant == "voxels":
+            return np.argwhere(mask) * np.asarray(spacing)
         padded = np.pad(mask, 1)
         inner = padded[1:-1, 1:-1, 1:-1]
         interior = inner.copy()
@@ -204,31 +209,53 @@ def _brute_force_hd95(a, b, spacing):
                 interior &= np.roll(padded, shift, axis=axis)[1:-1, 1:-1, 1:-1]
         return np.argwhere(inner & ~interior) * np.asarray(spacing)
 
-    pa, pb = surface_points(a), surface_points(b)
+    pa, pb = points(a), points(b)
     return max(np.percentile(cKDTree(pb).query(pa)[0], 95), np.percentile(cKDTree(pa).query(pb)[0], 95))
 
 
 @pytest.mark.parametrize("spacing", [(3.0, 0.75, 0.75), (1.0, 1.0, 1.0), (0.8, 2.0, 1.2)])
 def test_hd95_concentric_spheres(spacing):
-    # Spheres of radius 6 and 12 mm around the same point: surface distances are about 6 mm everywhere.
+    # Balls of radius 6 and 12 mm around the same point. Surfaces: every surface point of one is about
+    # 6 mm from the other's surface. Voxels (ISLA): the inner ball lies inside the outer (distance 0),
+    # and an outer voxel at radius r is r - 6 mm from the inner ball; the 95th percentile over the outer
+    # ball's volume is at r = 12 * 0.95^(1/3), i.e. 12 * 0.95^(1/3) - 6 = 5.795 mm.
     shape = tuple(int(round(32 / s)) for s in spacing)
     centre = tuple(16.0 + 0.3 * s for s in spacing)
     inner, outer = _ball(shape, spacing, centre, 6.0), _ball(shape, spacing, centre, 12.0)
-    value = hd95(inner, outer, spacing)
-    assert value == pytest.approx(_brute_force_hd95(inner, outer, spacing), abs=1e-9)
-    assert abs(value - 6.0) <= max(spacing)
+    surface = hd95(inner, outer, spacing, variant="surface")
+    voxels = hd95(inner, outer, spacing)
+    assert surface == pytest.approx(_brute_force_hd95(inner, outer, spacing, "surface"), abs=1e-9)
+    assert voxels == pytest.approx(_brute_force_hd95(inner, outer, spacing, "voxels"), abs=1e-9)
+    assert abs(surface - 6.0) <= max(spacing)
+    assert abs(voxels - (12 * 0.95 ** (1 / 3) - 6)) <= max(spacing)
 
 
-def test_hd95_spheres_apart_along_slices():
+@pytest.mark.parametrize("variant", ["voxels", "surface"])
+def test_hd95_spheres_apart_along_slices(variant):
     # Two radius-4 mm spheres centred on slices 5 and 9 (6 mm slices, ISLA's reference spacing): with
     # slices 6 mm apart each sphere is one disc, and the second disc is the first moved 24 mm along z,
-    # so every surface voxel's nearest counterpart is its own translate: HD95 = 24 mm exactly.
+    # so every voxel's nearest counterpart is its own translate: HD95 = 24 mm exactly in both variants.
     spacing = (6.0, 0.9, 0.9)
     shape = (16, 24, 24)
     a = _ball(shape, spacing, (30.0, 10.8, 10.8), 4.0)
     b = _ball(shape, spacing, (54.0, 10.8, 10.8), 4.0)
-    assert hd95(a, b, spacing) == pytest.approx(24.0)
-    assert hd95(a, b, spacing) == pytest.approx(_brute_force_hd95(a, b, spacing), abs=1e-9)
+    assert hd95(a, b, spacing, variant) == pytest.approx(24.0)
+    assert hd95(a, b, spacing, variant) == pytest.approx(_brute_force_hd95(a, b, spacing, variant), abs=1e-9)
+
+
+def test_hd95_solid_against_hollow_cube_differs_between_variants():
+    # A: solid 5x5x5 cube; B: its one-voxel shell (98 voxels), spacing (2, 1, 1) mm in z, y, x.
+    # Surfaces: both surfaces are the shell itself, so HD95 = 0.
+    # Voxels (ISLA): B lies in A (0). A's voxels: 98 shell voxels at 0; of the 27 interior ones, 24 have
+    # |dy| = 1 or |dx| = 1 and sit 1 mm from the shell, 2 (dz = +-1 only) and the centre sit 2 mm from it
+    # (2 voxels in y or x, or 1-2 slices of 2 mm in z). Sorted: 98 x 0, 24 x 1, 3 x 2; the 95th percentile
+    # at position 0.95 * 124 = 117.8 is 1 mm.
+    solid = _cube((7, 7, 7), (1, 1, 1), size=5)
+    hollow = solid & ~_cube((7, 7, 7), (2, 2, 2), size=3)
+    spacing = (2.0, 1.0, 1.0)
+    assert hd95(solid, hollow, spacing, variant="surface") == 0.0
+    assert hd95(solid, hollow, spacing) == pytest.approx(1.0)
+    assert hd95(hollow, solid, spacing) == pytest.approx(1.0)
 
 
 def test_evaluate_case_hand_example():
@@ -257,17 +284,19 @@ def test_evaluate_case_both_empty():
     assert (row["avd_ml"], row["ald"], row["hd95_mm"]) == (0.0, 0.0, 0.0)
 
 
+@pytest.mark.parametrize("variant", ["voxels", "surface"])
 @pytest.mark.parametrize("margin", [0, 2])
-def test_hd95_masks_touching_the_image_border(margin):
+def test_hd95_masks_touching_the_image_border(margin, variant):
     # The image border counts as outside, so a mask filling the array has surface voxels on it, and
     # the result is the same as for the masks embedded in a larger empty array.
     gt = np.pad(np.ones((3, 3, 3), dtype=bool), margin)
     pred = gt.copy()
     pred[:, :, margin + 2] = False
-    # gt surface: 26 voxels (all but the centre); pred (x in {0, 1}): all 18 voxels are surface.
+    # Surfaces: gt 26 voxels (all but the centre); pred (x in {0, 1}): all 18 voxels are surface.
     # pred -> gt: 17 zeros and the cube centre at 1 mm: P95 at position 16.15 = 0.15.
     # gt -> pred: the x=2 layer (9 voxels) at 1 mm, 17 zeros: P95 at position 23.75 = 1.
-    assert hd95(pred, gt, (1, 1, 1)) == pytest.approx(1.0)
+    # Voxels: pred lies in gt (all 0); gt -> pred: 18 zeros and the x=2 layer at 1 mm: P95 at 24.7 = 1.
+    assert hd95(pred, gt, (1, 1, 1), variant) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize(
@@ -276,6 +305,7 @@ def test_hd95_masks_touching_the_image_border(margin):
         lambda: dice(np.zeros((2, 2, 2)), np.zeros((2, 2, 3))),
         lambda: hd95(ONE, ONE, (1.0, 1.0)),
         lambda: hd95(ONE, ONE, (1.0, 0.0, 1.0)),
+        lambda: hd95(ONE, ONE, (1.0, 1.0, 1.0), variant="pooled"),
         lambda: absolute_volume_difference(ONE, ONE, (1.0, float("nan"), 1.0)),
         lambda: evaluate_case(ONE, volume((3, 5, 6)), (1, 1, 1)),
     ],

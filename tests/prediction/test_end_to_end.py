@@ -178,3 +178,33 @@ def test_real_scans_end_to_end(shared_data, trained_isla_model, tmp_path, capsys
     assert 900 < report["brain"]["volume_ml"] < 1900
     assert report["registration"]["qc_flagged"] is False
     assert report["lesion"]["count"] == lesion_count(sitk.GetArrayFromImage(mask))
+
+
+def test_reference_probability_is_the_network_on_the_full_frame(trained_isla_model, tiny_workspace):
+    # Independent of nnU-Net's predictor: z-score each channel over the non-zero voxels (nnU-Net's
+    # ZScoreNormalization with the brain mask), zero outside, run the network once on the whole
+    # 32 x 224 x 192 frame and take the softmax of the lesion class. A brain box placed off-centre makes
+    # nnU-Net's own crop-and-pad shift the brain, which this must not do.
+    import nibabel as nib
+    import torch
+    from scipy import ndimage
+
+    case = sorted((tiny_workspace.raw / "imagesTs").glob("*_0000.nii.gz"))[0]
+    channels = np.stack([np.asarray(nib.load(case.with_name(case.name.replace("_0000", f"_000{c}"))).dataobj,
+                                    dtype=np.float32).transpose(2, 1, 0) for c in (0, 1)])
+    channels = np.roll(channels, 12, axis=2)   # move the brain 12 voxels (10.8 mm) anteriorly in y
+    channels[:, :, :12] = 0
+    brain = ndimage.binary_fill_holes((channels != 0).any(axis=0))
+    normalized = np.zeros_like(channels)
+    for c in range(2):
+        values = channels[c][brain]
+        normalized[c][brain] = (values - values.mean()) / max(values.std(), 1e-8)
+    with ModelSet.load([trained_isla_model], device="cpu") as models:
+        probability = models[0].lesion_probability(channels)
+        network = models[0].predictor.network
+        network.load_state_dict(models[0].predictor.list_of_parameters[0])
+        with torch.no_grad():
+            expected = torch.softmax(network(torch.from_numpy(normalized)[None]), 1)[0, 1].numpy()
+    # nnU-Net's predictor accumulates logits in float16 (relative precision 1e-3).
+    assert np.abs(probability - expected).max() < 1e-3
+    assert np.abs(probability - expected).mean() < 1e-5

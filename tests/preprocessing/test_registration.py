@@ -11,6 +11,7 @@ import SimpleITK as sitk
 
 from isla_nnunet import reference
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.evaluation import lesion_count
 from isla_nnunet.io import read_image
 from isla_nnunet.preprocessing import Registration, register_to_reference
 from isla_nnunet.preprocessing.mapping import map_file_to_native, map_file_to_reference
@@ -54,6 +55,20 @@ def test_mask_round_trip_native_reference_native(synthetic):
     back = registration.to_native(on_reference, kind="mask")
     assert back.GetSize() == images["lesion"].GetSize()
     assert _dice(back, images["lesion"]) > 0.75
+
+
+def test_mask_back_is_the_mapped_probability_thresholded_unless_small_lesions_are_kept(synthetic):
+    # ISLA thresholds at 0.5 and maps back; re-adding lost lesions is an option, off by default.
+    _, _, registration = synthetic
+    probability = np.zeros(reference.SHAPE_ZYX, np.float32)
+    probability[16, 100:140, 80:120] = 0.9    # a lesion that survives the mapping
+    probability[12, 60, 60] = 0.55            # one reference voxel, barely above 0.5: lost on the way back
+    native_probability = sitk.GetArrayFromImage(registration.to_native(probability, kind="probability"))
+    plain = sitk.GetArrayFromImage(registration.to_native(probability, kind="mask"))
+    np.testing.assert_array_equal(plain, (native_probability > 0.5).astype(np.uint8))
+    kept = sitk.GetArrayFromImage(registration.to_native(probability, kind="mask", keep_small_lesions=True))
+    assert lesion_count(plain) == 1 and lesion_count(kept) == 2
+    assert kept.sum() == plain.sum() + 1 and (kept >= plain).all()
 
 
 def test_probability_maps_back_linearly(synthetic):

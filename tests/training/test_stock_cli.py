@@ -1,6 +1,8 @@
 """ISLA models through nnU-Net's own commands: nnUNetv2_train, nnUNetv2_predict, nnUNetv2_ensemble."""
 
+import json
 import math
+import shutil
 
 import nibabel as nib
 import numpy as np
@@ -72,3 +74,26 @@ def test_stock_ensemble_averages_the_probabilities_of_two_isla_models(tiny_works
         # Voxels at exactly 0.5 may go either way; nothing else may disagree.
         assert agree.all() or np.abs(mean[1][~agree] - 0.5).max() < 1e-6
     assert math.isfinite(float(mean.sum()))
+
+
+def test_end_of_training_validation_equals_stock_predict(tiny_workspace, trained_isla_model, tmp_path):
+    # nnU-Net's final validation (fold_0/validation, with its test-time mirroring) must hold what
+    # nnUNetv2_predict writes for the same cases and checkpoint: both predict nnU-Net's cropped cases.
+    split = json.loads((tiny_workspace.preprocessed / "splits_final.json").read_text())[0]
+    inputs = tmp_path / "val_images"
+    inputs.mkdir()
+    for case in split["val"]:
+        for image in (tiny_workspace.raw / "imagesTr").glob(f"{case}_*.nii.gz"):
+            shutil.copy(image, inputs / image.name)
+    output = tmp_path / "val_pred"
+    trainer = trained_isla_model.name.split("__")[0]
+    tiny_workspace.run("nnUNetv2_predict", "-i", inputs, "-o", output, "-d", tiny_workspace.dataset_id,
+                       "-c", "3d_fullres", "-p", "ISLAPlans", "-tr", trainer, "-f", 0, "-device", "cpu",
+                       "--save_probabilities", "-chk", "checkpoint_final.pth")
+    validation = trained_isla_model / "fold_0" / "validation"
+    for case in split["val"]:
+        expected = np.asarray(nib.load(output / f"{case}.nii.gz").dataobj)
+        np.testing.assert_array_equal(np.asarray(nib.load(validation / f"{case}.nii.gz").dataobj), expected)
+        p_val = np.load(validation / f"{case}.npz")["probabilities"]
+        p_pred = np.load(output / f"{case}.npz")["probabilities"]
+        assert np.abs(p_val.astype(np.float64) - p_pred).max() < 1e-4

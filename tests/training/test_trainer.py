@@ -27,7 +27,8 @@ def make_trainer(tiny_workspace, monkeypatch):
     return make
 
 
-def test_epoch_is_one_pass_over_the_training_cases(make_trainer):
+def test_epoch_is_one_pass_over_the_training_cases(make_trainer, monkeypatch):
+    monkeypatch.setenv("nnUNet_n_proc_DA", "0")
     trainer = make_trainer("ISLATrainer_UFL_Std_DS_NoAtt")
     trainer.initialize()
     train, val = trainer.get_tr_and_val_datasets()
@@ -35,9 +36,42 @@ def test_epoch_is_one_pass_over_the_training_cases(make_trainer):
     assert trainer.num_iterations_per_epoch == math.ceil(len(train.identifiers) / 2)
     assert trainer.num_val_iterations_per_epoch == math.ceil(len(val.identifiers) / 2)
     assert trainer.num_epochs == 300 and trainer.oversample_foreground_percent == 0.0
-    # Training cases come back on the whole reference grid, not nnU-Net's brain crop.
+    # Training cases come back on the whole reference grid, not nnU-Net's brain crop ...
     data, seg, _, _ = train.load_case(train.identifiers[0])
     assert data.shape[1:] == (32, 224, 192) and seg.min() == -1
+    # ... while nnU-Net's final validation keeps its own cropped cases, as nnUNetv2_predict sees them,
+    # however often the datasets are made.
+    trainer.get_tr_and_val_datasets()
+    cropped = trainer.dataset_class(trainer.preprocessed_dataset_folder, val.identifiers)
+    assert cropped.load_case(val.identifiers[0])[0].shape[1:] != (32, 224, 192)
+    assert not trainer.dataset_class.__name__.startswith("FullFrame")
+    # One epoch of batches draws every training case once (the last batch may wrap into the next pass).
+    loader, _ = trainer.get_dataloaders()
+    keys = [k for _ in range(trainer.num_iterations_per_epoch) for k in next(loader)["keys"]]
+    counts = {k: keys.count(k) for k in set(keys)}
+    assert set(counts) == set(train.identifiers) and max(counts.values()) <= 2
+    assert sum(counts.values()) == 2 * trainer.num_iterations_per_epoch
+
+
+def test_network_built_with_the_cpu_setting(make_trainer, monkeypatch):
+    monkeypatch.setenv("ISLA_CPU_PRECISION", "bf16")
+    trainer = make_trainer("ISLATrainer_UFL_Std_DS_NoAtt")
+    trainer.initialize()
+    assert trainer.network.cpu_execution.autocast_dtype == torch.bfloat16
+    monkeypatch.setenv("ISLA_CPU_PRECISION", "fp32")
+    other = make_trainer("ISLATrainer_UFL_Std_DS_NoAtt")
+    other.initialize()
+    assert other.network.cpu_execution.autocast_dtype is None
+
+
+def test_subclass_learning_rates_are_obeyed(make_trainer):
+    # The CPU-budget ISLA-B sets nnU-Net's self.initial_lr (and self.final_lr) in __init__.
+    trainer = make_trainer("ISLATrainer_B_CPU_10epochs")
+    trainer.initialize()
+    assert trainer.num_epochs == 10 and trainer.attention == "seags"
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(2e-3)
+    trainer.lr_scheduler.step(9)
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(2e-5)
 
 
 @pytest.mark.parametrize(("name", "loss_type", "supervised"), [
