@@ -24,7 +24,8 @@ class LinearDecayLR(LRScheduler):
         if num_epochs < 1:
             raise ValueError(f"num_epochs must be >= 1, got {num_epochs}")
         self.initial_lr, self.final_lr, self.num_epochs = initial_lr, final_lr, num_epochs
-        self.ctr = 0
+        # torch's constructor takes one step: it lands on epoch 0, the rate the optimizer starts with.
+        self.ctr = -1
         super().__init__(optimizer)
 
     def lr_at(self, epoch: int) -> float:

@@ -144,6 +144,6 @@ class ISLATrainer(nnUNetTrainer):
                                         transforms=transforms, num_workers=n), n, self.device)
             for dataset, transforms, n in zip(self.get_tr_and_val_datasets(), (tr_transforms, val_transforms), counts,
                                               strict=True)]
-        for stream in augmenters:
-            next(stream)   # start the workers now, as nnU-Net does
+        # nnU-Net draws (and discards) one batch here to start its workers; that would drop a batch of the
+        # first pass, so the workers start with the first training step instead.
         return tuple(augmenters)

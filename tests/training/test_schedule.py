@@ -41,3 +41,10 @@ def test_single_epoch_run_uses_the_initial_rate():
 def test_zero_epochs_is_rejected():
     with pytest.raises(ValueError, match="num_epochs"):
         LinearDecayLR(_optimizer(), 5e-4, 5e-6, num_epochs=0)
+
+
+def test_optimizer_starts_at_the_initial_rate():
+    # torch's scheduler constructor takes one step; it must land on epoch 0, not 1.
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    LinearDecayLR(optimizer, 2e-3, 2e-5, num_epochs=10)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(2e-3)
