@@ -36,6 +36,7 @@ from isla_nnunet.io.atomic import atomic_output
 from isla_nnunet.io.images import image_suffix, read_image, write_image
 from isla_nnunet.networks.attention.capture import AttentionMap, capture_attention_maps, coefficient_modules
 from isla_nnunet.networks.attention.coefficients import resample_linear
+from isla_nnunet.networks.cpu_execution import CPUExecution
 from isla_nnunet.training.full_frame import uncrop
 
 CHECKPOINT = "checkpoint_final.pth"
@@ -75,6 +76,9 @@ def load_predictor(model_folder: str | os.PathLike, fold: int | str | None = Non
             raise ISLAError("nnU-Net cannot find the model's trainer class: run `eval \"$(isla env)\"` "
                             "so that nnUNet_extTrainer lists the ISLA trainers") from None
         raise
+    if hasattr(predictor.network, "cpu_execution"):
+        # Attention maps are measurements: bf16 would round each coefficient to 3 significant digits.
+        CPUExecution.from_setting("fp32").apply(predictor.network)
     return predictor
 
 

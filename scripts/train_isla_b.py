@@ -15,7 +15,11 @@ Every stage is skipped when its output exists, and training resumes from nnU-Net
 4. test: ``nnUNetv2_predict --disable_tta`` on the test cases in bf16 (the default on a bf16 CPU) and
    in float32 with probabilities, ``isla evaluate`` on the bf16 masks, and the bf16/float32 parity
    (mask Dice per case, max |p_bf16 - p_fp32|);
-5. real: ``isla predict`` on ISLES'22 case 0009 and SOOP sub-3 from ``--data`` with their scores.
+5. placement: the same test cases through ``isla predict``'s model path (the network on the whole
+   reference frame, where training puts the brain) against ``nnUNetv2_predict`` (brain box cropped and
+   padded centred): mask Dice between the two, max |delta p|, the box's offset from the frame centre,
+   and the median Dice of each against the ground truth;
+6. real: ``isla predict`` on ISLES'22 case 0009 and SOOP sub-3 from ``--data`` with their scores.
 
 Figures go to ``WORKDIR/results.json`` and the learning curve to ``WORKDIR/.../fold_0/progress.png``.
 Keep WORKDIR outside the repository.
@@ -214,6 +218,37 @@ class Run:
         return {"min_mask_dice": min(dices), "median_mask_dice": statistics.median(dices),
                 "max_abs_probability_difference": max(differences)}
 
+    def placement(self) -> None:
+        if "placement" in self.results:
+            return
+        from isla_nnunet.prediction.models import ModelSet
+
+        rows = []
+        with ModelSet.load([self.model], device="cpu", folds=[0]) as models:
+            for label in sorted((self.raw / "labelsTs").glob("*.nii.gz")):
+                case = label.name.removesuffix(".nii.gz")
+                channels = np.stack([np.asarray(nib.load(self.raw / "imagesTs" / f"{case}_000{c}.nii.gz").dataobj,
+                                                dtype=np.float32).transpose(2, 1, 0) for c in (0, 1)])
+                full = models[0].lesion_probability(channels)
+                cropped = np.load(self.root / "test_bf16" / f"{case}.npz")["probabilities"][1].astype(np.float32)
+                truth = np.asarray(nib.load(label).dataobj).transpose(2, 1, 0) > 0
+                box = np.argwhere((channels != 0).any(axis=0))
+                offset = (box.min(0) + box.max(0) + 1) / 2 - np.asarray(channels.shape[1:]) / 2
+                rows.append({"case": case, "mask_dice_between": dice(full > 0.5, cropped > 0.5),
+                             "max_abs_difference": float(np.abs(full - cropped).max()),
+                             "box_offset_zyx_voxels": offset.round(1).tolist(),
+                             "dice_full_frame": dice(full > 0.5, truth),
+                             "dice_nnunet_crop": dice(cropped > 0.5, truth)})
+        self.results["placement"] = {
+            "median_mask_dice_between": statistics.median(r["mask_dice_between"] for r in rows),
+            "min_mask_dice_between": min(r["mask_dice_between"] for r in rows),
+            "max_abs_difference": max(r["max_abs_difference"] for r in rows),
+            "median_dice_full_frame": statistics.median(r["dice_full_frame"] for r in rows),
+            "median_dice_nnunet_crop": statistics.median(r["dice_nnunet_crop"] for r in rows),
+            "per_case": rows,
+        }
+        self.save()
+
     def real(self) -> None:
         if "real" in self.results:
             return
@@ -241,7 +276,7 @@ def main() -> None:
     args = parse_args()
     run = Run(args)
     run.root.mkdir(parents=True, exist_ok=True)
-    for stage in (run.data, run.plan, run.train, run.test, run.real):
+    for stage in (run.data, run.plan, run.train, run.test, run.placement, run.real):
         print(f"== {stage.__name__}", flush=True)
         stage()
     print(json.dumps({k: v for k, v in run.results.items() if k != "test"}, indent=1))

@@ -14,6 +14,7 @@ from isla_nnunet.attention_maps import export_attention_maps, maps_on_grid, writ
 from isla_nnunet.cli import main
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.networks.attention import AttentionMap, capture_attention_maps
+from isla_nnunet.networks.cpu_execution import CPUExecution
 from isla_nnunet.training.variants import TRAINERS
 
 from .plans import dataset_json, environ_with_trainers, isla_plans, managers
@@ -37,7 +38,9 @@ def make_model_folder(root, trainer_name: str, seed: int = 0):
     (folder / "plans.json").write_text(json.dumps(isla_plans(FEATURES)))
     (folder / "dataset.json").write_text(json.dumps(dataset_json()))
     torch.manual_seed(seed)
-    network = TRAINERS[trainer_name].build_network_architecture(*managers(FEATURES), 2, 2, True)
+    # float32, as isla attention-maps computes (the build would follow ISLA_CPU_PRECISION).
+    network = CPUExecution.from_setting("fp32").apply(
+        TRAINERS[trainer_name].build_network_architecture(*managers(FEATURES), 2, 2, True))
     torch.save({"network_weights": network.state_dict(), "trainer_name": trainer_name,
                 "init_args": {"configuration": "3d_fullres"}, "inference_allowed_mirroring_axes": (2,)},
                folder / "fold_0" / "checkpoint_final.pth")
