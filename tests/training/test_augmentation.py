@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from batchgeneratorsv2.transforms.utils.compose import ComposeTransforms
 
 from isla_nnunet.training import augmentation
 from isla_nnunet.training.augmentation import (
@@ -104,3 +105,26 @@ def test_intensity_augmentation_is_drawn_per_channel(channel):
     assert not torch.allclose(out[channel], out[other])
     noise_std = float((out[channel] - out[channel].mean()).std())
     assert noise_std <= augmentation.NOISE_STD_RANGE[1] * 1.2
+
+
+def test_clip_comes_before_noise_and_gamma():
+    # ISLA clips the z-scores to [-5, 5] as preprocessing, then augments: noise and gamma see clipped values.
+    from batchgeneratorsv2.transforms.intensity.gamma import GammaTransform
+    from batchgeneratorsv2.transforms.intensity.gaussian_noise import GaussianNoiseTransform
+
+    from isla_nnunet.training.augmentation import ClipIntensity, training_transforms
+
+    steps = training_transforms((4, 16, 16), 2).transforms
+    kinds = [type(t) for t in steps]
+    assert kinds[0] is ClipIntensity and (steps[0].low, steps[0].high) == (-5.0, 5.0)
+    assert kinds.index(GaussianNoiseTransform) > 0 and kinds.index(GammaTransform) > 0
+    seen = []
+    noise = steps[kinds.index(GaussianNoiseTransform)]
+    original = noise._apply_to_image
+    noise._apply_to_image = lambda img, **p: (seen.append(img.clone()), original(img, **p))[1]
+    image = torch.full((2, 4, 16, 16), 20.0)
+    image[1] = -30.0
+    segmentation = torch.zeros((1, 4, 16, 16), dtype=torch.int16)
+    ComposeTransforms(steps)(image=image, segmentation=segmentation)
+    # (the rotation interpolates between clipped values, within float rounding)
+    assert seen and seen[0].min() >= -5.0 - 1e-4 and seen[0].max() <= 5.0 + 1e-4
