@@ -17,6 +17,7 @@ import difflib
 import importlib
 import inspect
 import json
+import os
 import pkgutil
 from pathlib import Path
 
@@ -59,12 +60,16 @@ def check_training_setup(dataset_id: int, trainer: str, plans: str = PLANS_NAME,
     """Raise a one-line :class:`ISLAError` for the first problem found; return what was checked.
 
     Checks the nnU-Net environment variables, that ``nnUNet_extTrainer`` lists the ISLA trainers, the
-    trainer name, the preprocessed dataset, the plans file and configuration, and the preprocessed data.
+    CPU precision setting (``ISLA_CPU_PRECISION``), the trainer name, the preprocessed dataset, the plans file and configuration, and the preprocessed data.
     """
     from nnunetv2.utilities.dataset_name_id_conversion import maybe_convert_to_dataset_name
 
     folders = nnunet_env.require("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")
     nnunet_env.require_ext_trainer()
+    precision = os.environ.get(nnunet_env.PRECISION_VARIABLE)
+    if precision is not None and precision.strip().lower() not in nnunet_env.PRECISION_SETTINGS:
+        raise ISLAError(f"{nnunet_env.PRECISION_VARIABLE}={precision!r} is not a CPU precision: set it to "
+                        f"{', '.join(nnunet_env.PRECISION_SETTINGS)} or unset it (auto)")
     trainer_class = resolve_trainer(trainer)
     try:
         dataset = maybe_convert_to_dataset_name(dataset_id)

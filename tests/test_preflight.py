@@ -69,6 +69,12 @@ def test_environment_problems_come_first(folders, monkeypatch):
         preflight.check_training_setup(321, "ISLATrainer_UFL_Std_DS_NoAtt")
 
 
+def test_bad_cpu_precision_setting(folders, monkeypatch):
+    monkeypatch.setenv("ISLA_CPU_PRECISION", "half")
+    with pytest.raises(ISLAError, match="ISLA_CPU_PRECISION='half' is not a CPU precision: set it to auto, bf16"):
+        preflight.check_training_setup(321, "ISLATrainer_UFL_Std_DS_NoAtt")
+
+
 def test_unknown_dataset(folders):
     with pytest.raises(ISLAError, match="no dataset with id 999"):
         preflight.check_training_setup(999, "ISLATrainer_UFL_Std_DS_NoAtt")
