@@ -60,7 +60,8 @@ def check_training_setup(dataset_id: int, trainer: str, plans: str = PLANS_NAME,
     """Raise a one-line :class:`ISLAError` for the first problem found; return what was checked.
 
     Checks the nnU-Net environment variables, that ``nnUNet_extTrainer`` lists the ISLA trainers, the
-    CPU precision setting (``ISLA_CPU_PRECISION``), the trainer name, the preprocessed dataset, the plans file and configuration, and the preprocessed data.
+    CPU precision setting (``ISLA_CPU_PRECISION``), the trainer name, the preprocessed dataset, the plans
+    file and configuration, and the preprocessed data.
     """
     from nnunetv2.utilities.dataset_name_id_conversion import maybe_convert_to_dataset_name
 
