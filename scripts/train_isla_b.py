@@ -47,8 +47,9 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from isla_nnunet import planning
+from isla_nnunet import nnunet_env, planning
 from isla_nnunet.evaluation.metrics import dice
+from isla_nnunet.nnunet_cli import executable
 from isla_nnunet.simulation import write_nnunet_dataset
 from isla_nnunet.training.variants import TRAINERS
 
@@ -94,6 +95,8 @@ class Run:
         self.env = {**os.environ, "nnUNet_raw": str(self.root / "raw"),
                     "nnUNet_preprocessed": str(self.root / "preprocessed"),
                     "nnUNet_results": str(self.root / "results")}
+        listed = [p for p in os.environ.get("nnUNet_extTrainer", "").split(os.pathsep) if p]
+        self.env["nnUNet_extTrainer"] = os.pathsep.join([str(nnunet_env.trainers_folder()), *listed])
         os.environ.update({k: self.env[k] for k in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")})
         self.dataset = f"Dataset{DATASET_ID:03d}_{DATASET_NAME}"
         self.raw = self.root / "raw" / self.dataset
@@ -157,8 +160,8 @@ class Run:
         fold = self.model / "fold_0"
         if (fold / "checkpoint_final.pth").exists() and "training" in self.results:
             return
-        argv = ["nnUNetv2_train", str(DATASET_ID), "3d_fullres", "0", "-p", "ISLAPlans", "-tr", self.trainer,
-                "-device", "cpu"]
+        argv = [executable("nnUNetv2_train"), str(DATASET_ID), "3d_fullres", "0", "-p", "ISLAPlans",
+                "-tr", self.trainer, "-device", "cpu"]
         if (fold / "checkpoint_latest.pth").exists() or (fold / "checkpoint_final.pth").exists():
             argv.append("--c")
         steps_per_epoch = math.ceil(self.args.train_cases / self.args.batch)
@@ -177,7 +180,7 @@ class Run:
         self.save()
 
     def predict(self, out: Path, precision: str, probabilities: bool) -> dict:
-        argv = ["nnUNetv2_predict", "-i", str(self.raw / "imagesTs"), "-o", str(out), "-d", str(DATASET_ID),
+        argv = [executable("nnUNetv2_predict"), "-i", str(self.raw / "imagesTs"), "-o", str(out), "-d", str(DATASET_ID),
                 "-c", "3d_fullres", "-p", "ISLAPlans", "-tr", self.trainer, "-f", "0", "--disable_tta",
                 "-device", "cpu", "-npp", "1", "-nps", "1"]
         if probabilities:

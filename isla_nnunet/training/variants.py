@@ -5,7 +5,7 @@ loss {UFL, GDLBCE} x block {Std, Res} x deep supervision {DS, noDS} x attention 
 CBAM, SEAGs}, the 48 base models of Roca et al. (§3.2.3). ISLA-B, the best base model (UFL, StdUNet,
 DS, SE-AGs; §4.1.1), is also ``ISLATrainer_B``. Each has short-run siblings ``<name>_1epoch``,
 ``<name>_2epochs`` and ``<name>_5epochs`` for smoke tests and demos. ISLA-B also has CPU-budget siblings
-``ISLATrainer_B_CPU_10epochs``, ``_20epochs`` and ``_50epochs``: ISLA-B's recipe over a run of about a
+``ISLATrainer_B_CPU_10epochs``, ``_15epochs``, ``_20epochs`` and ``_50epochs``: ISLA-B's recipe over a run of about a
 thousand batch-2 steps instead of ISLA's ~9,000 of batch 8, with the linear decay spanning the run and
 starting 4x higher (2e-3 -> 2e-5, see :class:`CPUBudget` and ``scripts/train_isla_b.py``).
 Names are permanent: nnU-Net stores
@@ -33,7 +33,7 @@ BLOCKS = {"Std": "std", "Res": "res"}
 DEEP_SUPERVISION = {"DS": True, "noDS": False}
 ATTENTION = {"NoAtt": "none", "SE": "se", "AGs": "ags", "AGh": "agh", "CBAM": "cbam", "SEAGs": "seags"}
 SHORT_RUN_EPOCHS = (1, 2, 5)
-CPU_BUDGET_EPOCHS = (10, 20, 50)
+CPU_BUDGET_EPOCHS = (10, 15, 20, 50)
 # Permanent short names for published models: alias -> grid name.
 ALIASES = {"ISLATrainer_B": "ISLATrainer_UFL_Std_DS_SEAGs"}
 
