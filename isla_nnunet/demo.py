@@ -1,4 +1,4 @@
-"""The demo: simulate stroke cases, plan, train two ISLA models and ensemble them with nnU-Net's CLI.
+"""The training walkthrough (``isla demo --train``): simulate cases, plan, train two ISLA models, ensemble.
 
 Everything runs through the commands a user types (``isla simulate``, ``isla plan``,
 ``nnUNetv2_train``, ``nnUNetv2_predict``, ``nnUNetv2_ensemble``, ``isla evaluate``, and finally
@@ -9,7 +9,7 @@ models are good. Each step is skipped when its output already exists, so an inte
 
 Example (about six minutes on a 2-core CPU)::
 
-    isla demo --workdir isla_demo
+    isla demo --train --workdir isla_demo
 """
 
 from __future__ import annotations

@@ -27,9 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "CSV with columns case_id,dwi[,adc][,b0][,brain_mask]; outputs go to OUTPUT/CASE_ID/")
     batch.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS],
                        help="layout of --input (default: auto)")
-    parser.add_argument("-m", "--model", action="append", required=True, metavar="MODEL",
+    parser.add_argument("-m", "--model", action="append", metavar="MODEL",
                         help="nnU-Net trained-model folder (Trainer__Plans__configuration) or exported zip; "
-                             "repeat for an ensemble")
+                             "repeat for an ensemble (default: the shipped ISLA-B model, trained on simulated "
+                             "cases only; see docs/model_card.md)")
     parser.add_argument("-o", "--output", required=True,
                         help="output folder (one case) or root folder (batch)")
     parser.add_argument("--vote", action="store_true",
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         raise ISLAError("--adc/--b0/--bvalues/--case-id describe one case: use them with --dwi, "
                         "not with --input")
     settings = _settings(args)
+    args.model = _models(args.model)
     if args.dwi:
         # Cheap checks first, so that a bad input fails before the models load.
         check_outdir(args.output, args.overwrite)
@@ -99,6 +101,20 @@ def run(args: argparse.Namespace) -> int:
                                 echo=print)
     print("\n".join(summary.lines()))
     return 1 if summary.failed else 0
+
+
+def _models(given: list[str] | None) -> list[str]:
+    """The -m folders, or the shipped model when none is given (said once, so no one mistakes it)."""
+    import os
+
+    from isla_nnunet.prediction.shipped import shipped_model_folder
+
+    if given:
+        return given
+    folder = shipped_model_folder()
+    print(f"no -m given: using the shipped model {folder.name} (trained on simulated cases only; "
+          "figures in docs/model_card.md)")
+    return [os.fspath(folder)]
 
 
 def _default_id(dwi: str) -> str:

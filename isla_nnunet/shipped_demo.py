@@ -1,0 +1,107 @@
+"""``isla demo``: the shipped model on a simulated scan in its scanner's space, and on a real one.
+
+The demo does what a user does with a fresh installation: ``isla predict`` without ``-m`` (the model in
+the package, :mod:`isla_nnunet.prediction.shipped`) on native DWI/ADC files. It simulates one case on a
+native grid (the simulator's ``source`` domain, the one the model was trained on), predicts it and
+scores the mask against the simulated truth; when the real cases of ``--data`` are there it does the
+same for SOOP sub-3 against its expert mask. Each prediction is skipped when its report exists, so a
+second run only prints. The training walkthrough (simulate, plan, train, ensemble) is ``isla demo
+--train`` (:mod:`isla_nnunet.demo`).
+
+Example (about a minute on a 2-core CPU)::
+
+    isla demo --workdir isla_demo
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+SIMULATED_DOMAIN = "source"
+REAL_CASE = ("soop_sub-3", "soop/sub-3/sub-3_rec-TRACE_dwi.nii.gz", "soop/sub-3/sub-3_rec-ADC_dwi.nii.gz",
+             "soop/sub-3/sub-3_space-TRACE_desc-lesionAcute_mask.nii.gz")
+
+
+@dataclass(frozen=True)
+class DemoCase:
+    """One predicted demo case: where its outputs are and how the mask scores against the truth."""
+
+    name: str
+    outdir: Path
+    summary: str
+    scores: dict[str, float]
+
+    def lines(self) -> list[str]:
+        s = self.scores
+        return [self.summary,
+                f"  against the {self.name} truth: Dice {s['dice']:.3f}, lesion-wise F1 {s['lesion_f1']:.3f}, "
+                f"{s['pred_volume_ml']:.1f} ml predicted for {s['gt_volume_ml']:.1f} ml "
+                f"({int(s['pred_lesions'])} lesions for {int(s['gt_lesions'])})",
+                f"  report: {self.outdir / 'report.json'}   picture: {self.outdir / 'qc.png'}"]
+
+
+def run_shipped_demo(workdir: str | os.PathLike, data: str | os.PathLike | None = None, seed: int = 0,
+                     device: str = "cpu", echo: Callable[[str], None] = print) -> list[DemoCase]:
+    """Predict the demo cases in ``workdir`` with the shipped model; return them scored.
+
+    Args:
+        workdir: working folder (created); holds the simulated scan and one output folder per case.
+        data: folder with the real cases (``../shared/data`` layout); None or a folder without SOOP
+            sub-3 runs the simulated case only.
+        seed: simulation seed of the native case.
+        device: "cpu", "cuda" or "auto".
+
+    Raises:
+        ISLAError: the shipped model is missing (an installation without package data).
+    """
+    from isla_nnunet.prediction.models import ModelSet
+    from isla_nnunet.prediction.shipped import shipped_model_folder
+    from isla_nnunet.simulation import write_native_cases
+
+    root = Path(workdir)
+    scans = root / f"simulated_{SIMULATED_DOMAIN}_seed{seed}"
+    if not (scans / "case_0000.json").exists():
+        echo(f"simulating a {SIMULATED_DOMAIN}-domain scan on its native grid in {scans}")
+        write_native_cases(scans, 1, domain=SIMULATED_DOMAIN, seed=seed, overwrite=True)
+    cases = [("simulated", scans / "case_0000_dwi.nii.gz", scans / "case_0000_adc.nii.gz",
+              scans / "case_0000_msk.nii.gz", root / f"prediction_simulated_seed{seed}")]
+    if data is not None and (Path(data) / REAL_CASE[1]).exists():
+        name, dwi, adc, mask = REAL_CASE
+        cases.append((name, Path(data) / dwi, Path(data) / adc, Path(data) / mask, root / f"prediction_{name}"))
+    else:
+        echo(f"real case skipped: {Path(data or '.') / REAL_CASE[1]} not found (give --data)")
+
+    folder = shipped_model_folder()
+    echo(f"model: {folder.name} (shipped; trained on simulated cases only, see docs/model_card.md)")
+    todo = [case for case in cases if not (case[4] / "report.json").exists()]
+    if todo:
+        with ModelSet.load([folder], device=device) as models:
+            for name, dwi, adc, _, outdir in todo:
+                echo(f"isla predict on the {name} scan ...")
+                _predict(name, dwi, adc, outdir, models)
+    return [_scored(name, outdir, mask) for name, _, _, mask, outdir in cases]
+
+
+def _predict(name: str, dwi: Path, adc: Path, outdir: Path, models) -> None:
+    from isla_nnunet.conversion import CaseSpec
+    from isla_nnunet.prediction.pipeline import PredictionSettings, predict_case
+
+    # A stale half-written folder from an interrupted run is replaced; finished ones were skipped above.
+    predict_case(CaseSpec(name, os.fspath(dwi), adc=os.fspath(adc), role="test"), models, outdir,
+                 PredictionSettings(overwrite=True))
+
+
+def _scored(name: str, outdir: Path, mask: Path) -> DemoCase:
+    from isla_nnunet.evaluation import evaluate_files
+    from isla_nnunet.prediction.report import summary_line
+
+    report = json.loads((outdir / "report.json").read_text(encoding="utf-8"))
+    summary = summary_line(report["case_id"], report["lesion"], report["brain"]["volume_ml"],
+                           len(report["models"]), report["ensemble"]["method"], report["timings_s"]["total"],
+                           outdir)
+    scores = evaluate_files(outdir / "lesion_mask.nii.gz", mask)
+    return DemoCase(name, outdir, summary, {k: float(v) for k, v in scores.items() if not isinstance(v, str)})

@@ -1,0 +1,145 @@
+"""Ship a trained ISLA-B model in the package and measure its model card.
+
+Takes a finished ``scripts/train_isla_b.py`` run folder and
+
+1. packs its fold 0 into ``isla_nnunet/shipped_model/`` (``pack_model``: plans, dataset, a float16
+   checkpoint without optimizer state), replacing the model there;
+2. predicts, through the same in-process path as ``isla predict`` without ``-m``, the real cases of
+   ``--data`` (ISLES'22 0009, SOOP sub-3) and ``--cases`` simulated cases of each domain on its native
+   grid (seed ``--seed``, a stream the training data did not use), and scores them with ``isla
+   evaluate``'s metrics;
+3. writes ``isla_nnunet/shipped_model/figures.json`` and renders ``docs/model_card.md`` from it.
+
+Prediction outputs go to ``--workdir`` (outside the repository; finished cases are reused).
+
+Usage::
+
+    python scripts/model_card.py --run ~/isla_runs/isla_b --workdir ~/isla_runs/card
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data"
+DOMAINS = ("source", "target", "isles22-like", "soop-like")
+REAL_CASES = {
+    "isles22_0009": ("isles22/sub-strokecase0009/sub-strokecase0009_ses-0001_dwi.nii.gz",
+                     "isles22/sub-strokecase0009/sub-strokecase0009_ses-0001_adc.nii.gz",
+                     "isles22/sub-strokecase0009/sub-strokecase0009_ses-0001_msk.nii.gz"),
+    "soop_sub-3": ("soop/sub-3/sub-3_rec-TRACE_dwi.nii.gz", "soop/sub-3/sub-3_rec-ADC_dwi.nii.gz",
+                   "soop/sub-3/sub-3_space-TRACE_desc-lesionAcute_mask.nii.gz"),
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", type=Path, required=True, help="train_isla_b.py run folder")
+    parser.add_argument("--workdir", type=Path, required=True, help="prediction outputs (outside the repository)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--cases", type=int, default=5, help="simulated cases per domain")
+    parser.add_argument("--seed", type=int, default=7919, help="seed of the simulated held-out cases")
+    parser.add_argument("--train-seed", type=int, default=0, help="--seed the run was simulated with")
+    parser.add_argument("--train-args", default="", help="the run's other train_isla_b.py arguments, for the card")
+    parser.add_argument("--machine", default="2-core x86-64 CPU (AVX512-BF16), 24 GiB, no GPU")
+    return parser.parse_args()
+
+
+def predict_and_score(models, name: str, dwi: Path, adc: Path, truth: Path, outdir: Path) -> dict:
+    from isla_nnunet.conversion import CaseSpec
+    from isla_nnunet.evaluation import evaluate_files
+    from isla_nnunet.prediction.pipeline import PredictionSettings, predict_case
+
+    if not (outdir / "report.json").exists():
+        predict_case(CaseSpec(name, os.fspath(dwi), adc=os.fspath(adc), role="test"), models, outdir,
+                     PredictionSettings(overwrite=True))
+    scores = evaluate_files(outdir / "lesion_mask.nii.gz", truth)
+    seconds = json.loads((outdir / "report.json").read_text())["timings_s"]["total"]
+    return {**{k: v if isinstance(v, str) else round(float(v), 4) for k, v in scores.items()},
+            "predict_s": seconds}
+
+
+def medians(rows: list[dict]) -> dict:
+    def median(key):
+        values = [r[key] for r in rows if r[key] == r[key]]  # HD95 is NaN when a mask is empty
+        return round(statistics.median(values), 4) if values else float("nan")
+
+    return {"cases": len(rows), "median_dice": median("dice"), "median_lesion_f1": median("lesion_f1"),
+            "median_avd_ml": median("avd_ml"), "median_hd95_mm": median("hd95_mm"), "per_case": rows}
+
+
+def main() -> None:
+    args = parse_args()
+    import torch
+
+    from isla_nnunet.prediction import model_card
+    from isla_nnunet.prediction.models import ModelSet
+    from isla_nnunet.prediction.shipped import FIGURES_FILE, SHIPPED_ROOT, pack_model, sha256
+    from isla_nnunet.simulation import write_native_cases
+    from isla_nnunet.simulation.domains import get_domain
+
+    results = json.loads((args.run / "results.json").read_text())
+    training = results["training"]
+    trained = next((args.run / "results").glob(f"*/{training['trainer']}__ISLAPlans__3d_fullres"))
+    folder = pack_model(trained, SHIPPED_ROOT)
+    checkpoint = folder / "fold_0" / "checkpoint_final.pth"
+    weights = torch.load(checkpoint, map_location="cpu", weights_only=True)["network_weights"]
+    print(f"packed {trained} -> {folder} ({checkpoint.stat().st_size / 1e6:.1f} MB)")
+
+    real, simulated = {}, {}
+    with ModelSet.load([folder], device="cpu") as models:
+        for case, (dwi, adc, mask) in REAL_CASES.items():
+            if (args.data / dwi).exists():
+                real[case] = predict_and_score(models, case, args.data / dwi, args.data / adc, args.data / mask,
+                                               args.workdir / "real" / case)
+                print(case, real[case]["dice"], real[case]["lesion_f1"])
+        for domain in DOMAINS:
+            scans = args.workdir / "simulated" / domain
+            if not (scans / f"case_{args.cases - 1:04d}.json").exists():
+                write_native_cases(scans, args.cases, domain=domain, seed=args.seed, overwrite=True)
+            rows = [{"case": f"case_{k:04d}", **predict_and_score(
+                        models, f"{domain}_{k:04d}", scans / f"case_{k:04d}_dwi.nii.gz",
+                        scans / f"case_{k:04d}_adc.nii.gz", scans / f"case_{k:04d}_msk.nii.gz",
+                        args.workdir / "predicted" / domain / f"case_{k:04d}")}
+                    for k in range(args.cases)]
+            simulated[domain] = medians(rows)
+            print(domain, simulated[domain]["median_dice"], simulated[domain]["median_lesion_f1"])
+
+    domain = get_domain("source")
+    figures = {
+        "model": {"folder": folder.name, "sha256": sha256(checkpoint),
+                  "size_mb": round(checkpoint.stat().st_size / 1e6, 2),
+                  "parameters": int(sum(t.numel() for t in weights.values()))},
+        "training": {**{k: training[k] for k in ("trainer", "epochs", "steps_per_epoch", "batch", "steps",
+                                                 "cases_seen", "distinct_training_cases", "wall_s", "cpu_s",
+                                                 "validation_dice_nnunet")},
+                     "domain": "source", "seed": args.train_seed, "domain_description": domain.description,
+                     "command": f"python scripts/train_isla_b.py --workdir RUN --train-cases "
+                                f"{training['distinct_training_cases']} --epochs {training['epochs']} {args.train_args}"
+                                .strip()},
+        "test": {k: results["test"][k] for k in ("cases", "median_dice", "median_lesion_f1")} if "test" in results
+        else {},
+        "machine": args.machine, "date": datetime.date.today().isoformat(),
+        "command": "python scripts/model_card.py --run RUN --workdir CARD "
+                   f"--cases {args.cases} --seed {args.seed}",
+        "software": {"python": platform.python_version(), "torch": torch.__version__},
+        "real": real, "simulated": simulated, "simulated_seed": args.seed,
+    }
+    temporary = SHIPPED_ROOT / f"{FIGURES_FILE}.tmp"
+    temporary.write_text(json.dumps(figures, indent=1) + "\n")
+    os.replace(temporary, SHIPPED_ROOT / FIGURES_FILE)
+    card = REPO / "docs" / "model_card.md"
+    card.write_text(model_card.render(figures))
+    print(f"wrote {SHIPPED_ROOT / FIGURES_FILE} and {card}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
