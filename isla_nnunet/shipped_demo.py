@@ -102,6 +102,6 @@ def _scored(name: str, outdir: Path, mask: Path) -> DemoCase:
     report = json.loads((outdir / "report.json").read_text(encoding="utf-8"))
     summary = summary_line(report["case_id"], report["lesion"], report["brain"]["volume_ml"],
                            len(report["models"]), report["ensemble"]["method"], report["timings_s"]["total"],
-                           outdir)
+                           outdir, shipped=report["models"][0].get("shipped", False))
     scores = evaluate_files(outdir / "lesion_mask.nii.gz", mask)
     return DemoCase(name, outdir, summary, {k: float(v) for k, v in scores.items() if not isinstance(v, str)})

@@ -119,3 +119,7 @@ def test_summary_line_grammar():
     line = summary_line("c", one, 1200.4, 1, "mean", 3.25, "o")
     assert line == ("c: lesion 1.00 ml in 1 lesion (single vessel infarct), brain 1200 ml, "
                     "1 model in 3.2 s -> o")
+    assert summary_line("c", one, 1200.4, 1, "mean", 3.25, "o", shipped=True).endswith(
+        "brain 1200 ml, the shipped model in 3.2 s -> o")
+    # An ensemble that includes the shipped model is still an ensemble.
+    assert ", 2 models (vote) in" in summary_line("c", one, 1200.4, 2, "vote", 3.25, "o", shipped=True)
