@@ -2,9 +2,9 @@
 
 The demo does what a user does with a fresh installation: ``isla predict`` without ``-m`` (the model in
 the package, :mod:`isla_nnunet.prediction.shipped`) on native DWI/ADC files. It simulates one case on a
-native grid (the simulator's ``source`` domain, the one the model was trained on), predicts it and
-scores the mask against the simulated truth; when the real cases of ``--data`` are there it does the
-same for SOOP sub-3 against its expert mask. Each prediction is skipped when its report exists, so a
+native grid (a 20 ml infarct in the simulator's ``source`` domain, the one the model was trained on),
+predicts it and scores the mask against the simulated truth; when the real cases of ``--data`` are
+there it does the same for SOOP sub-3 against its expert mask. Each prediction is skipped when its report exists, so a
 second run only prints. The training walkthrough (simulate, plan, train, ensemble) is ``isla demo
 --train`` (:mod:`isla_nnunet.demo`).
 
@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SIMULATED_DOMAIN = "source"
+# One mid-sized infarct: a case the model's card says it handles (docs/model_card.md lists the harder ones).
+SIMULATED_LESION = {"pattern": "single", "volume_ml": 20.0}
 REAL_CASE = ("soop_sub-3", "soop/sub-3/sub-3_rec-TRACE_dwi.nii.gz", "soop/sub-3/sub-3_rec-ADC_dwi.nii.gz",
              "soop/sub-3/sub-3_space-TRACE_desc-lesionAcute_mask.nii.gz")
 
@@ -60,13 +62,15 @@ def run_shipped_demo(workdir: str | os.PathLike, data: str | os.PathLike | None 
     """
     from isla_nnunet.prediction.models import ModelSet
     from isla_nnunet.prediction.shipped import shipped_model_folder
-    from isla_nnunet.simulation import write_native_cases
+    from isla_nnunet.simulation import simulate_case, write_native_case
 
     root = Path(workdir)
     scans = root / f"simulated_{SIMULATED_DOMAIN}_seed{seed}"
     if not (scans / "case_0000.json").exists():
-        echo(f"simulating a {SIMULATED_DOMAIN}-domain scan on its native grid in {scans}")
-        write_native_cases(scans, 1, domain=SIMULATED_DOMAIN, seed=seed, overwrite=True)
+        echo(f"simulating a {SIMULATED_DOMAIN}-domain scan with a {SIMULATED_LESION['volume_ml']:g} ml "
+             f"{SIMULATED_LESION['pattern']} infarct on its native grid in {scans}")
+        write_native_case(simulate_case(seed, SIMULATED_DOMAIN, **SIMULATED_LESION), scans, "case_0000",
+                          overwrite=True)
     cases = [("simulated", scans / "case_0000_dwi.nii.gz", scans / "case_0000_adc.nii.gz",
               scans / "case_0000_msk.nii.gz", root / f"prediction_simulated_seed{seed}")]
     if data is not None and (Path(data) / REAL_CASE[1]).exists():
