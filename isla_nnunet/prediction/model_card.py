@@ -42,6 +42,21 @@ def _real_table(real: dict) -> list[str]:
     return lines
 
 
+def _errors(real: dict) -> list[str]:
+    """False-positive and missed volume of each real case, from its precision and recall."""
+    lines = []
+    for key, label in REAL_CASES.items():
+        if key not in real:
+            continue
+        r = {k: float(v) for k, v in real[key].items() if k not in ("case", "stratum")}
+        false_ml = r["pred_volume_ml"] * (1 - r["precision"])
+        missed_ml = r["gt_volume_ml"] * (1 - r["recall"])
+        lines.append(f"- {label}: {false_ml:.1f} ml of the {r['pred_volume_ml']:.1f} ml predicted lies outside the "
+                     f"expert mask (precision {r['precision']:.3f}) and {missed_ml:.1f} ml of its "
+                     f"{r['gt_volume_ml']:.1f} ml is missed (recall {r['recall']:.3f}).")
+    return lines
+
+
 def _simulated_table(simulated: dict) -> list[str]:
     lines = ["| domain | cases | median Dice | median lesion-wise F1 | median AVD (ml) | median HD95 (mm) |",
              "|---|---|---|---|---|---|"]
@@ -108,11 +123,18 @@ def render(figures: dict) -> str:
         "",
         *_real_table(figures["real"]),
         "",
+        "Where the errors are:",
+        "",
+        *_errors(figures["real"]),
+        "",
         f"Simulated held-out cases on each domain's native grid (seed {figures['simulated_seed']}, not used "
         "in training):",
         "",
         *_simulated_table(figures["simulated"]),
         "",
+        *([f"The training run's own held-out test set ({figures['test']['cases']} `source` cases on the reference "
+           f"grid, `nnUNetv2_predict`): median Dice {_number(figures['test']['median_dice'])}, median "
+           f"lesion-wise F1 {_number(figures['test']['median_lesion_f1'])}.", ""] if figures.get("test") else []),
         "Goals:",
         "",
         *_goals(figures),

@@ -28,3 +28,14 @@ def test_card_lists_absent_real_cases_as_not_measured():
     text = render({**figures, "real": {}})
     assert "| ISLES'22 case 0009 | not measured (case absent) |" in text
     assert "ISLES'22 case 0009 lesion-f1" not in text
+
+
+def test_card_derives_false_and_missed_volume_from_precision_and_recall():
+    figures = json.loads((SHIPPED_ROOT / FIGURES_FILE).read_text())
+    row = {"dice": 0.4, "lesion_f1": 0.5, "avd_ml": 2.0, "hd95_mm": 9.0, "precision": 0.5, "recall": 0.25,
+           "gt_volume_ml": 8.0, "pred_volume_ml": 10.0, "gt_lesions": 2, "pred_lesions": 3}
+    text = render({**figures, "real": {"soop_sub-3": row}})
+    # 10 ml at precision 0.5 -> 5 ml false; 8 ml at recall 0.25 -> 6 ml missed.
+    assert ("- SOOP sub-3: 5.0 ml of the 10.0 ml predicted lies outside the expert mask (precision 0.500) "
+            "and 6.0 ml of its 8.0 ml is missed (recall 0.250).") in text
+    assert "| SOOP sub-3 | 0.400 | 0.500 | 2.00 | 9.0 | 8.00, 2 | 10.00, 3 |" in text
