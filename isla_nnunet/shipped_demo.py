@@ -5,7 +5,7 @@ the package, :mod:`isla_nnunet.prediction.shipped`) on native DWI/ADC files. It 
 native grid (a 20 ml infarct in the simulator's ``source`` domain, the one the model was trained on),
 predicts it and scores the mask against the simulated truth; when the real cases of ``--data`` are
 there it does the same for SOOP sub-3 against its expert mask. Each prediction is skipped when its report exists, so a
-second run only prints. The training walkthrough (simulate, plan, train, ensemble) is ``isla demo
+second run predicts nothing again. The training walkthrough (simulate, plan, train, ensemble) is ``isla demo
 --train`` (:mod:`isla_nnunet.demo`).
 
 Example (about a minute on a 2-core CPU)::
@@ -21,11 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+# Where a development checkout finds the real cases: ../shared/data beside the repository.
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SIMULATED_DOMAIN = "source"
 # One mid-sized infarct: a case the model's card says it handles (docs/model_card.md lists the harder ones).
 SIMULATED_LESION = {"pattern": "single", "volume_ml": 20.0}
-REAL_CASE = ("soop_sub-3", "soop/sub-3/sub-3_rec-TRACE_dwi.nii.gz", "soop/sub-3/sub-3_rec-ADC_dwi.nii.gz",
-             "soop/sub-3/sub-3_space-TRACE_desc-lesionAcute_mask.nii.gz")
+REAL_CASE = "soop_sub-3"
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class DemoCase:
     outdir: Path
     summary: str
     scores: dict[str, float]
+    seconds: float
 
     def lines(self) -> list[str]:
         s = self.scores
@@ -60,6 +62,7 @@ def run_shipped_demo(workdir: str | os.PathLike, data: str | os.PathLike | None 
     Raises:
         ISLAError: the shipped model is missing (an installation without package data).
     """
+    from isla_nnunet.prediction.model_card import REAL_CASE_FILES
     from isla_nnunet.prediction.models import ModelSet
     from isla_nnunet.prediction.shipped import shipped_model_folder
     from isla_nnunet.simulation import simulate_case, write_native_case
@@ -73,30 +76,31 @@ def run_shipped_demo(workdir: str | os.PathLike, data: str | os.PathLike | None 
                           overwrite=True)
     cases = [("simulated", scans / "case_0000_dwi.nii.gz", scans / "case_0000_adc.nii.gz",
               scans / "case_0000_msk.nii.gz", root / f"prediction_simulated_seed{seed}")]
-    if data is not None and (Path(data) / REAL_CASE[1]).exists():
-        name, dwi, adc, mask = REAL_CASE
-        cases.append((name, Path(data) / dwi, Path(data) / adc, Path(data) / mask, root / f"prediction_{name}"))
+    dwi, adc, mask = (Path(data or ".") / name for name in REAL_CASE_FILES[REAL_CASE])
+    if data is not None and dwi.exists():
+        cases.append((REAL_CASE, dwi, adc, mask, root / f"prediction_{REAL_CASE}"))
     else:
-        echo(f"real case skipped: {Path(data or '.') / REAL_CASE[1]} not found (give --data)")
+        echo(f"real case skipped: {dwi} not found (give --data)")
 
     folder = shipped_model_folder()
     echo(f"model: {folder.name} (shipped; trained on simulated cases only, see docs/model_card.md)")
-    todo = [case for case in cases if not (case[4] / "report.json").exists()]
-    if todo:
-        with ModelSet.load([folder], device=device) as models:
-            for name, dwi, adc, _, outdir in todo:
-                echo(f"isla predict on the {name} scan ...")
-                _predict(name, dwi, adc, outdir, models)
-    return [_scored(name, outdir, mask) for name, _, _, mask, outdir in cases]
+    with ModelSet.load([folder], device=device) as models:
+        return [predict_and_score(models, *case, echo=echo) for case in cases]
 
 
-def _predict(name: str, dwi: Path, adc: Path, outdir: Path, models) -> None:
+def predict_and_score(models, name: str, dwi: Path, adc: Path, truth: Path, outdir: Path,
+                      echo: Callable[[str], None] = print) -> DemoCase:
+    """``isla predict``'s pipeline on one case (skipped when ``outdir`` holds its report), scored against
+    ``truth`` with ``isla evaluate``'s metrics."""
     from isla_nnunet.conversion import CaseSpec
     from isla_nnunet.prediction.pipeline import PredictionSettings, predict_case
 
-    # A stale half-written folder from an interrupted run is replaced; finished ones were skipped above.
-    predict_case(CaseSpec(name, os.fspath(dwi), adc=os.fspath(adc), role="test"), models, outdir,
-                 PredictionSettings(overwrite=True))
+    if not (outdir / "report.json").exists():
+        echo(f"isla predict on the {name} scan ...")
+        # predict_case publishes outdir only when complete; overwrite lets a rerun replace a leftover empty one.
+        predict_case(CaseSpec(name, os.fspath(dwi), adc=os.fspath(adc), role="test"), models, outdir,
+                     PredictionSettings(overwrite=True))
+    return _scored(name, outdir, truth)
 
 
 def _scored(name: str, outdir: Path, mask: Path) -> DemoCase:
@@ -108,4 +112,5 @@ def _scored(name: str, outdir: Path, mask: Path) -> DemoCase:
                            len(report["models"]), report["ensemble"]["method"], report["timings_s"]["total"],
                            outdir, shipped=report["models"][0].get("shipped", False))
     scores = evaluate_files(outdir / "lesion_mask.nii.gz", mask)
-    return DemoCase(name, outdir, summary, {k: float(v) for k, v in scores.items() if not isinstance(v, str)})
+    return DemoCase(name, outdir, summary, {k: float(v) for k, v in scores.items() if not isinstance(v, str)},
+                    float(report["timings_s"]["total"]))

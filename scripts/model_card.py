@@ -28,23 +28,17 @@ import statistics
 import sys
 from pathlib import Path
 
+from isla_nnunet import shipped_demo
+
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "data"
 DOMAINS = ("source", "target", "isles22-like", "soop-like")
-REAL_CASES = {
-    "isles22_0009": ("isles22/sub-strokecase0009/sub-strokecase0009_ses-0001_dwi.nii.gz",
-                     "isles22/sub-strokecase0009/sub-strokecase0009_ses-0001_adc.nii.gz",
-                     "isles22/sub-strokecase0009/sub-strokecase0009_ses-0001_msk.nii.gz"),
-    "soop_sub-3": ("soop/sub-3/sub-3_rec-TRACE_dwi.nii.gz", "soop/sub-3/sub-3_rec-ADC_dwi.nii.gz",
-                   "soop/sub-3/sub-3_space-TRACE_desc-lesionAcute_mask.nii.gz"),
-}
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", type=Path, required=True, help="train_isla_b.py run folder")
     parser.add_argument("--workdir", type=Path, required=True, help="prediction outputs (outside the repository)")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=shipped_demo.DEFAULT_DATA)
     parser.add_argument("--cases", type=int, default=5, help="simulated cases per domain")
     parser.add_argument("--seed", type=int, default=7919, help="seed of the simulated held-out cases")
     parser.add_argument("--train-seed", type=int, default=0, help="--seed the run was simulated with")
@@ -53,18 +47,9 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def predict_and_score(models, name: str, dwi: Path, adc: Path, truth: Path, outdir: Path) -> dict:
-    from isla_nnunet.conversion import CaseSpec
-    from isla_nnunet.evaluation import evaluate_files
-    from isla_nnunet.prediction.pipeline import PredictionSettings, predict_case
-
-    if not (outdir / "report.json").exists():
-        predict_case(CaseSpec(name, os.fspath(dwi), adc=os.fspath(adc), role="test"), models, outdir,
-                     PredictionSettings(overwrite=True))
-    scores = evaluate_files(outdir / "lesion_mask.nii.gz", truth)
-    seconds = json.loads((outdir / "report.json").read_text())["timings_s"]["total"]
-    return {**{k: v if isinstance(v, str) else round(float(v), 4) for k, v in scores.items()},
-            "predict_s": seconds}
+def scored(models, name: str, dwi: Path, adc: Path, truth: Path, outdir: Path) -> dict:
+    case = shipped_demo.predict_and_score(models, name, dwi, adc, truth, outdir)
+    return {**{k: round(v, 4) for k, v in case.scores.items()}, "predict_s": case.seconds}
 
 
 def medians(rows: list[dict]) -> dict:
@@ -81,6 +66,7 @@ def main() -> None:
     import torch
 
     from isla_nnunet.prediction import model_card
+    from isla_nnunet.prediction.model_card import REAL_CASE_FILES
     from isla_nnunet.prediction.models import ModelSet
     from isla_nnunet.prediction.shipped import FIGURES_FILE, SHIPPED_ROOT, pack_model, sha256
     from isla_nnunet.simulation import write_native_cases
@@ -96,16 +82,16 @@ def main() -> None:
 
     real, simulated = {}, {}
     with ModelSet.load([folder], device="cpu") as models:
-        for case, (dwi, adc, mask) in REAL_CASES.items():
+        for case, (dwi, adc, mask) in REAL_CASE_FILES.items():
             if (args.data / dwi).exists():
-                real[case] = predict_and_score(models, case, args.data / dwi, args.data / adc, args.data / mask,
+                real[case] = scored(models, case, args.data / dwi, args.data / adc, args.data / mask,
                                                args.workdir / "real" / case)
                 print(case, real[case]["dice"], real[case]["lesion_f1"])
         for domain in DOMAINS:
             scans = args.workdir / "simulated" / domain
             if not (scans / f"case_{args.cases - 1:04d}.json").exists():
                 write_native_cases(scans, args.cases, domain=domain, seed=args.seed, overwrite=True)
-            rows = [{"case": f"case_{k:04d}", **predict_and_score(
+            rows = [{"case": f"case_{k:04d}", **scored(
                         models, f"{domain}_{k:04d}", scans / f"case_{k:04d}_dwi.nii.gz",
                         scans / f"case_{k:04d}_adc.nii.gz", scans / f"case_{k:04d}_msk.nii.gz",
                         args.workdir / "predicted" / domain / f"case_{k:04d}")}

@@ -50,18 +50,12 @@ import numpy as np
 from isla_nnunet import nnunet_env, planning
 from isla_nnunet.evaluation.metrics import dice
 from isla_nnunet.nnunet_cli import executable
+from isla_nnunet.prediction.model_card import REAL_CASE_FILES
 from isla_nnunet.simulation import write_nnunet_dataset
 from isla_nnunet.training.variants import TRAINERS
 
 DATASET_ID, DATASET_NAME = 601, "SimStrokeB"
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-REAL_CASES = {
-    "isles22_0009": ("isles22/sub-strokecase0009/sub-strokecase0009_ses-0001_dwi.nii.gz",
-                     "isles22/sub-strokecase0009/sub-strokecase0009_ses-0001_adc.nii.gz",
-                     "isles22/sub-strokecase0009/sub-strokecase0009_ses-0001_msk.nii.gz"),
-    "soop_sub-3": ("soop/sub-3/sub-3_rec-TRACE_dwi.nii.gz", "soop/sub-3/sub-3_rec-ADC_dwi.nii.gz",
-                   "soop/sub-3/sub-3_space-TRACE_desc-lesionAcute_mask.nii.gz"),
-}
 
 
 def parse_args() -> argparse.Namespace:
@@ -256,7 +250,7 @@ class Run:
         if "real" in self.results:
             return
         scores = {}
-        for case, (dwi, adc, mask) in REAL_CASES.items():
+        for case, (dwi, adc, mask) in REAL_CASE_FILES.items():
             if not (self.args.data / dwi).exists():
                 scores[case] = f"skipped: {self.args.data / dwi} not found"
                 continue

@@ -5,17 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from isla_nnunet import demo
+from isla_nnunet import demo, shipped_demo
 
 HELP = ("Segment a simulated native scan (and SOOP sub-3 when --data has it) with the shipped model and "
         "score the masks; --train: simulate, plan, train two short ISLA models, ensemble and evaluate.")
-DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workdir", type=Path, default=demo.default_workdir(),
                         help="working folder; an interrupted demo resumes there (default: ./isla_demo)")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+    parser.add_argument("--data", type=Path, default=shipped_demo.DEFAULT_DATA,
                         help="folder with the real cases (default: ../shared/data beside the checkout)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="training/prediction device")
     parser.add_argument("--seed", type=int, default=0, help="simulation seed")
@@ -30,9 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if not args.train:
-        from isla_nnunet.shipped_demo import run_shipped_demo
-
-        for case in run_shipped_demo(args.workdir, args.data, seed=args.seed, device=args.device):
+        for case in shipped_demo.run_shipped_demo(args.workdir, args.data, seed=args.seed, device=args.device):
             print("\n".join(case.lines()))
         return 0
     settings = demo.DemoSettings(workdir=args.workdir, n_train=args.train_cases, n_test=args.test_cases,

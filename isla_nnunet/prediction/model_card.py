@@ -14,6 +14,14 @@ import math
 
 TITLE = "# Model card: the shipped ISLA-B model"
 REAL_CASES = {"isles22_0009": "ISLES'22 case 0009", "soop_sub-3": "SOOP sub-3"}
+# DWI, ADC and expert mask of each, relative to the real-data folder (../shared/data beside a checkout).
+REAL_CASE_FILES = {
+    "isles22_0009": ("isles22/sub-strokecase0009/sub-strokecase0009_ses-0001_dwi.nii.gz",
+                     "isles22/sub-strokecase0009/sub-strokecase0009_ses-0001_adc.nii.gz",
+                     "isles22/sub-strokecase0009/sub-strokecase0009_ses-0001_msk.nii.gz"),
+    "soop_sub-3": ("soop/sub-3/sub-3_rec-TRACE_dwi.nii.gz", "soop/sub-3/sub-3_rec-ADC_dwi.nii.gz",
+                   "soop/sub-3/sub-3_space-TRACE_desc-lesionAcute_mask.nii.gz"),
+}
 GOALS = {"soop_sub-3": ("dice", 0.6), "isles22_0009": ("lesion_f1", 0.5)}
 SIMULATED_GOAL = ("median_dice", 0.8)
 

@@ -122,10 +122,14 @@ def pack_model(trained: str | os.PathLike, into: str | os.PathLike, fold: int = 
             shutil.copyfile(info.folder / name, staging / name)
         state = torch.load(info.folder / f"fold_{fold}" / checkpoint, map_location="cpu", weights_only=False)
         torch.save(slim_checkpoint(state), staging / f"fold_{SHIPPED_FOLD}" / SHIPPED_CHECKPOINT)
-        for old in [p for p in into.iterdir() if p.is_dir() and not p.name.startswith(".")]:
-            shutil.rmtree(old)
+        # Old models are renamed aside before the new one goes in, so a failure leaves one of the two in place.
+        retired = [p for p in into.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        for old in retired:
+            os.replace(old, into / f".{old.name}.{uuid.uuid4().hex[:8]}.old")
         target = into / info.name
         os.replace(staging, target)
+        for old in into.glob(".*.old"):
+            shutil.rmtree(old)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
