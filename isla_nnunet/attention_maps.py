@@ -33,10 +33,12 @@ import torch
 
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.io.atomic import atomic_output
+from isla_nnunet.io.checkpoints import check_checkpoint_name
 from isla_nnunet.io.images import image_suffix, read_image, write_image
 from isla_nnunet.networks.attention.capture import AttentionMap, capture_attention_maps, coefficient_modules
 from isla_nnunet.networks.attention.coefficients import resample_linear
 from isla_nnunet.networks.cpu_execution import CPUExecution
+from isla_nnunet.prediction.predictor import initialize_predictor
 from isla_nnunet.training.full_frame import uncrop
 
 CHECKPOINT = "checkpoint_final.pth"
@@ -49,11 +51,13 @@ def load_predictor(model_folder: str | os.PathLike, fold: int | str | None = Non
     when ``fold`` is None).
 
     Raises:
-        ISLAError: the folder, fold or checkpoint is missing, or nnU-Net cannot find the trainer class.
+        ISLAError: the folder, fold or checkpoint is missing, the checkpoint name is a path or the
+            checkpoint holds more than tensors and numbers, or nnU-Net cannot find the trainer class.
     """
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 
     folder = Path(model_folder)
+    check_checkpoint_name(checkpoint_name)
     for name in ("plans.json", "dataset.json"):
         if not (folder / name).is_file():
             raise ISLAError(f"{folder} has no {name}: give a trained nnU-Net model folder "
@@ -70,7 +74,7 @@ def load_predictor(model_folder: str | os.PathLike, fold: int | str | None = Non
     predictor = nnUNetPredictor(device=torch.device(device), perform_everything_on_device=False,
                                 verbose=False, verbose_preprocessing=False, allow_tqdm=False)
     try:
-        predictor.initialize_from_trained_model_folder(str(folder), (fold,), checkpoint_name)
+        initialize_predictor(predictor, folder, (fold,), checkpoint_name)
     except RuntimeError as err:
         if "Could not find requested nnunet trainer" in str(err):
             raise ISLAError("nnU-Net cannot find the model's trainer class: run `eval \"$(isla env)\"` "

@@ -15,10 +15,14 @@ initialised weights (one seed per model), saved as ordinary nnU-Net model folder
 dataset.json, fold_0/checkpoint_final.pth). Speed does not depend on the weights; the plans come from
 ``isla plan`` run on a small simulated dataset, so the architecture is exactly the one training builds.
 
-Usage (from the repository root; the model folders are kept in --workdir and reused)::
+Usage (from the repository root)::
 
-    .venv/bin/python scripts/benchmark_predict.py [--data ../shared/data] [--workdir /tmp/isla_predict_bench]
+    .venv/bin/python scripts/benchmark_predict.py [--data ../shared/data] [--workdir DIR]
         [--repeats 2] [--device cpu] [--ensemble 6]
+
+Without ``--workdir`` the models and outputs go to a new private temporary folder, removed at the end;
+a ``--workdir`` you give is kept and its model folders are reused by the next run (they are yours: a
+shared path such as ``/tmp/name`` could hold checkpoints someone else put there).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -152,7 +157,7 @@ def _run(label: str, dwi: Path, adc: Path, models: list[Path], out: Path, device
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/isla_predict_bench"))
+    parser.add_argument("--workdir", type=Path, help="kept and reused (default: a private temporary folder)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--ensemble", type=int, default=6)
@@ -164,7 +169,16 @@ def main() -> None:
     dwi, adc = (args.data / p for p in SOOP_CASE)
     if not dwi.exists():
         raise SystemExit(f"{dwi} not found: give --data (the folder holding soop/sub-3)")
-    args.workdir.mkdir(parents=True, exist_ok=True)
+    if args.workdir is None:
+        with tempfile.TemporaryDirectory(prefix="isla_predict_bench_") as private:
+            args.workdir = Path(private)
+            _benchmark(args, dwi, adc)
+    else:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        _benchmark(args, dwi, adc)
+
+
+def _benchmark(args: argparse.Namespace, dwi: Path, adc: Path) -> None:
     folders = _model_folders(args.workdir, args.ensemble)
     import torch
 

@@ -103,10 +103,13 @@ def predict_with_student(model: Path, images: Path, out: Path, env: dict, device
     import torch
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 
+    from isla_nnunet.io.checkpoints import load_checkpoint
+    from isla_nnunet.prediction.predictor import initialize_predictor
+
     predictor = nnUNetPredictor(use_mirroring=False, perform_everything_on_device=device != "cpu",
                                 device=torch.device(device), allow_tqdm=False)
-    predictor.initialize_from_trained_model_folder(str(model), (0,), "checkpoint_final.pth")
-    checkpoint = torch.load(model / "fold_0" / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    initialize_predictor(predictor, model, (0,), "checkpoint_final.pth")
+    checkpoint = load_checkpoint(model / "fold_0" / "checkpoint_final.pth")
     predictor.list_of_parameters = [checkpoint["student_weights"]]
     predictor.predict_from_files(str(images), str(out), num_processes_preprocessing=1,
                                  num_processes_segmentation_export=1)

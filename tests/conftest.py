@@ -89,3 +89,13 @@ def tiny_workspace(tmp_path_factory) -> TinyWorkspace:
 def trained_isla_model(tiny_workspace) -> Path:
     """ISLA-B trained for one epoch on fold 0 through the stock ``nnUNetv2_train`` (about a minute on CPU)."""
     return tiny_workspace.train(TINY_TRAINER)
+
+
+@pytest.fixture(scope="session")
+def native_case(tmp_path_factory) -> dict:
+    """One simulated ISLES'22-like case (2 mm isotropic, skull-stripped, 10 ml single lesion) as NIfTI
+    files: {"dwi", "adc", "msk", "brainmask", "json"} paths (about 6 s to make)."""
+    from isla_nnunet.simulation import simulate_case, write_native_case
+
+    case = simulate_case(5, "isles22-like", pattern="single", volume_ml=10.0)
+    return write_native_case(case, tmp_path_factory.mktemp("native"), "sim5")

@@ -42,7 +42,9 @@ import numpy as np
 
 from isla_nnunet import nnunet_env, reference
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.io.checkpoints import check_checkpoint_name
 from isla_nnunet.nnunet_layout import CHANNEL_NAMES, LABELS
+from isla_nnunet.prediction.predictor import initialize_predictor
 
 DEFAULT_CHECKPOINT = "checkpoint_final.pth"
 DEVICES = ("auto", "cpu", "cuda")
@@ -197,11 +199,13 @@ def check_model_folder(folder: str | os.PathLike, folds: Sequence | None = None,
         source: name used in messages (the zip a folder came from); defaults to ``folder``.
 
     Raises:
-        ISLAError: missing folder/files/folds, a dataset.json of another task, or plans (of the
-            configuration the folder is named after) not made for the reference grid.
+        ISLAError: missing folder/files/folds, a checkpoint name that is a path, a dataset.json of
+            another task, or plans (of the configuration the folder is named after) not made for the
+            reference grid.
     """
     folder = Path(folder)
     source = Path(source) if source is not None else folder
+    check_checkpoint_name(checkpoint)
     if not folder.is_dir():
         raise ISLAError(f"model {source} does not exist: give an nnU-Net trained-model folder "
                         "(Trainer__Plans__configuration) or a zip from nnUNetv2_export_model_to_zip")
@@ -370,8 +374,9 @@ def load_model(info: ModelInfo, device, tta: bool = False, precision: str | None
     default auto), see :mod:`isla_nnunet.networks.cpu_execution`.
 
     Raises:
-        ISLAError: the trainer class is not installed, the checkpoint does not fit the plans, or the
-            configuration is not one of the reference grid.
+        ISLAError: the trainer class is not installed, a checkpoint holds more than tensors and numbers
+            (it is never unpickled, :mod:`isla_nnunet.io.checkpoints`), the checkpoint does not fit
+            the plans, or the configuration is not one of the reference grid.
     """
     import torch
 
@@ -385,7 +390,9 @@ def load_model(info: ModelInfo, device, tta: bool = False, precision: str | None
                                     verbose=False, verbose_preprocessing=False, allow_tqdm=False)
     try:
         with _quiet(), _isla_trainers_visible():
-            predictor.initialize_from_trained_model_folder(str(info.folder), info.folds, info.checkpoint)
+            initialize_predictor(predictor, info.folder, info.folds, info.checkpoint)
+    except ISLAError:
+        raise
     except Exception as err:  # noqa: BLE001 - whatever breaks here, the folder's files do not fit together
         text = str(err).strip()
         first = f"{type(err).__name__}: {text.splitlines()[0][:200]}" if text else type(err).__name__

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.io.checkpoints import load_checkpoint
 
 SHIPPED_ROOT = Path(__file__).resolve().parents[1] / "shipped_model"
 FIGURES_FILE = "figures.json"
@@ -120,7 +121,7 @@ def pack_model(trained: str | os.PathLike, into: str | os.PathLike, fold: int = 
         (staging / f"fold_{SHIPPED_FOLD}").mkdir(parents=True)
         for name in ("plans.json", "dataset.json"):
             shutil.copyfile(info.folder / name, staging / name)
-        state = torch.load(info.folder / f"fold_{fold}" / checkpoint, map_location="cpu", weights_only=False)
+        state = load_checkpoint(info.folder / f"fold_{fold}" / checkpoint)
         torch.save(slim_checkpoint(state), staging / f"fold_{SHIPPED_FOLD}" / SHIPPED_CHECKPOINT)
         # Old models are renamed aside before the new one goes in, so a failure leaves one of the two in place.
         retired = [p for p in into.iterdir() if p.is_dir() and not p.name.startswith(".")]

@@ -40,6 +40,7 @@ import torch.distributed as dist
 from nnunetv2.utilities.helpers import dummy_context
 
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.io import checkpoints
 from isla_nnunet.training.consistency import (
     CONSISTENCY_WEIGHT_MAX,
     RAMPUP_EPOCHS,
@@ -224,7 +225,7 @@ class ISLATrainer_MT(ISLATrainer_B):  # noqa: N801 (nnU-Net finds trainers by th
         if self.local_rank != 0 or self.disable_checkpointing:
             return
         # nnU-Net wrote the student as network_weights, the key the predictor loads: store the teacher there.
-        checkpoint = torch.load(filename, map_location="cpu", weights_only=False)
+        checkpoint = checkpoints.load_checkpoint(filename)
         checkpoint[STUDENT_KEY] = checkpoint["network_weights"]
         checkpoint["network_weights"] = self.teacher.state_dict()
         checkpoint[STATE_KEY] = self.mean_teacher_state()
@@ -238,7 +239,7 @@ class ISLATrainer_MT(ISLATrainer_B):  # noqa: N801 (nnU-Net finds trainers by th
         super().load_checkpoint(filename_or_checkpoint)
         checkpoint = filename_or_checkpoint
         if not isinstance(checkpoint, dict):
-            checkpoint = torch.load(checkpoint, map_location=self.device, weights_only=False)
+            checkpoint = checkpoints.load_checkpoint(checkpoint, map_location=self.device)
         if STATE_KEY not in checkpoint or STUDENT_KEY not in checkpoint:
             source = filename_or_checkpoint if isinstance(filename_or_checkpoint, str) else "given"
             raise ISLAError(f"checkpoint {source} holds no Mean Teacher state: resume {type(self).__name__} "

@@ -17,6 +17,7 @@ modules in ``trainers/``.
 from __future__ import annotations
 
 import math
+import os
 
 import torch
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
@@ -24,6 +25,7 @@ from nnunetv2.utilities.default_n_proc_DA import get_allowed_n_proc_DA
 from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
 
 from isla_nnunet import losses
+from isla_nnunet.io import checkpoints
 from isla_nnunet.networks.cpu_execution import CPUExecution
 from isla_nnunet.networks.presets import with_attention, with_block
 from isla_nnunet.training.augmentation import LEFT_RIGHT_AXIS, training_transforms
@@ -110,6 +112,13 @@ class ISLATrainer(nnUNetTrainer):
         super().initialize()
         # Training reads whole reference frames; nnU-Net's final validation keeps self.dataset_class.
         self.training_dataset_class = full_frame_dataset_class(self.dataset_class)
+
+    def load_checkpoint(self, filename_or_checkpoint) -> None:
+        # nnU-Net 2.8.1 unpickles the file (weights_only=False) and cannot take a dict: the file is read
+        # first as tensors and numbers only, so one that would run code is refused before nnU-Net opens it.
+        if isinstance(filename_or_checkpoint, (str, os.PathLike)):
+            checkpoints.load_checkpoint(filename_or_checkpoint)
+        super().load_checkpoint(filename_or_checkpoint)
 
     def get_tr_and_val_datasets(self):
         tr_keys, val_keys = self.do_split()

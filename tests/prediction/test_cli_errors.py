@@ -136,8 +136,8 @@ def test_one_case_or_a_batch(setup, capsys, extra, message):
 def test_unreadable_checkpoint(setup, capsys):
     files, model, out = setup   # its checkpoint is an empty file
     err = _refused(capsys, ["--dwi", files["dwi"], "--adc", files["adc"], "-m", model, "-o", out,
-                            "--device", "cpu"], "cannot load model", out)
-    assert str(model) in err
+                            "--device", "cpu"], "cannot read checkpoint", out)
+    assert f"{model}/" in err and "damaged" in err
 
 
 def test_corrupt_zip(setup, capsys, tmp_path):
