@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from isla_nnunet.conversion import CaseSpec, discover_cases
     from isla_nnunet.prediction.batch import predict_batch
     from isla_nnunet.prediction.models import ModelSet
-    from isla_nnunet.prediction.pipeline import check_outdir, predict_case, read_case
+    from isla_nnunet.prediction.pipeline import case_inputs, check_outdir, predict_case, read_case
     from isla_nnunet.preprocessing import resolve_method
 
     if bool(args.dwi) == bool(args.input):
@@ -81,9 +81,9 @@ def run(args: argparse.Namespace) -> int:
     args.model = _models(args.model)
     if args.dwi:
         # Cheap checks first, so that a bad input fails before the models load.
-        check_outdir(args.output, args.overwrite)
         spec = CaseSpec(args.case_id or _default_id(args.dwi), args.dwi, adc=args.adc, b0=args.b0,
                         role="test")
+        check_outdir(args.output, args.overwrite, case_inputs(spec, settings))
         ModelSet.check(args.model, args.folds, args.checkpoint)
         start = time.perf_counter()
         case = read_case(spec, args.bvalues)

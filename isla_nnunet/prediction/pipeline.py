@@ -69,6 +69,8 @@ QC_PNG = "qc.png"
 TRANSFORM = "transform.json"
 REFERENCE_FILES = ("dwi_reference.nii.gz", "adc_reference.nii.gz", "lesion_probability_reference.nii.gz",
                    "lesion_mask_reference.nii.gz")
+# Every file a case's output folder can receive; --overwrite replaces these and touches nothing else.
+OWN_OUTPUTS = (MASK, PROBABILITY, LESIONS, QC_PNG, TRANSFORM, REPORT, *REFERENCE_FILES)
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ class PredictionSettings:
         ensemble: "mean" (ISLA-ENS: mean probability > 0.5) or "vote" (majority of member masks).
         brain_method: brain extraction method or mask file for cases without their own brain mask.
         save_reference: also write the reference-grid images and outputs.
-        overwrite: replace an existing non-empty output folder.
+        overwrite: write into an existing non-empty output folder, replacing this tool's own files
+            there (``OWN_OUTPUTS``) and keeping every other file.
         keep_small_lesions: re-add one native voxel for every predicted lesion that mapping back to the
             native grid loses (off: ISLA's p > 0.5 on the mapped probability, nothing invented).
     """
@@ -104,13 +107,24 @@ class CasePrediction:
     member_probabilities: list[np.ndarray] = field(default_factory=list)
 
 
-def check_outdir(outdir: str | os.PathLike, overwrite: bool) -> Path:
+def check_outdir(outdir: str | os.PathLike, overwrite: bool,
+                 inputs: Sequence[str | os.PathLike | None] = ()) -> Path:
     """``outdir`` as a Path after checking that it may be written.
 
+    Args:
+        outdir: a case's output folder.
+        overwrite: whether an existing non-empty folder may receive the outputs.
+        inputs: the case's input files (None entries are skipped); none may lie inside ``outdir``.
+
     Raises:
-        ISLAError: it exists as a file, or as a non-empty folder without ``overwrite``.
+        ISLAError: it exists as a file, as a non-empty folder without ``overwrite``, or it holds one
+            of ``inputs``.
     """
     outdir = Path(outdir)
+    inside = [Path(p) for p in inputs if p is not None and _is_within(Path(p), outdir)]
+    if inside:
+        raise ISLAError(f"output folder {outdir} holds the input {inside[0]}: give an -o outside the input "
+                        "folders, so that outputs never mix with or replace the scans")
     if outdir.exists():
         if not outdir.is_dir():
             raise ISLAError(f"output {outdir} exists and is not a folder: give another -o")
@@ -141,20 +155,34 @@ def _image(array: np.ndarray, grid: sitk.Image, dtype) -> sitk.Image:
     return image
 
 
+def case_inputs(spec: CaseSpec, settings: PredictionSettings) -> list[str]:
+    """The files a case reads: its images and a brain mask given as a file."""
+    brain = [b for b in (spec.brain, settings.brain_method) if b and os.path.isfile(b)]
+    return [p for p in (spec.dwi, spec.adc, spec.b0, *brain) if p is not None]
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
 def _publish(staging: Path, outdir: Path, overwrite: bool) -> None:
     # Checked again here: another process may have created the folder while this case was running.
     check_outdir(outdir, overwrite)
     if not outdir.exists():
         os.replace(staging, outdir)
         return
-    old = outdir.with_name(f".{outdir.name}.old-{uuid.uuid4().hex[:10]}")
-    os.replace(outdir, old)
-    try:
-        os.replace(staging, outdir)
-    except OSError:
-        os.replace(old, outdir)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    # Only this tool's files are replaced. report.json leaves first and arrives last, so a run stopped
+    # in between leaves a folder without a report, which a batch rerun redoes.
+    (outdir / REPORT).unlink(missing_ok=True)
+    written = {p.name for p in staging.iterdir()}
+    for name in OWN_OUTPUTS:
+        if name == REPORT:
+            continue
+        if name in written:
+            os.replace(staging / name, outdir / name)
+        else:  # e.g. reference images of an earlier --save-reference run, which would not match
+            (outdir / name).unlink(missing_ok=True)
+    os.replace(staging / REPORT, outdir / REPORT)
 
 
 def read_case(spec: CaseSpec, bvalues: Sequence[float] | None = None) -> NativeCase:
@@ -188,7 +216,7 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
         ISLAError: a bad input (missing ADC, 4-D without b-values, ADC of another scan, ...) or an
             existing ``outdir``; nothing is written then.
     """
-    outdir = check_outdir(outdir, settings.overwrite)
+    outdir = check_outdir(outdir, settings.overwrite, case_inputs(spec, settings))
     timer = _Timer()
     if case is None:
         with timer.step("read"):

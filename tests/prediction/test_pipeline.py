@@ -136,7 +136,7 @@ def test_vote_of_three_models_in_reference_space(native_case, tmp_path):
     assert vote.report["ensemble"]["method"] == "vote" and vote.report["lesion"]["count"] == 1
 
 
-def test_existing_output_is_refused_then_replaced_with_overwrite(native_case, tmp_path):
+def test_existing_output_is_refused_then_written_with_overwrite_keeping_other_files(native_case, tmp_path):
     outdir = tmp_path / "out"
     outdir.mkdir()
     (outdir / "old.txt").write_text("keep me")
@@ -146,7 +146,8 @@ def test_existing_output_is_refused_then_replaced_with_overwrite(native_case, tm
         predict_case(spec, model_set(BallModel()), outdir)
     assert [p.name for p in outdir.iterdir()] == ["old.txt"]
     predict_case(spec, model_set(BallModel()), outdir, PredictionSettings(overwrite=True))
-    assert {p.name for p in outdir.iterdir()} == STABLE_FILES
+    assert {p.name for p in outdir.iterdir()} == STABLE_FILES | {"old.txt"}
+    assert (outdir / "old.txt").read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
