@@ -5,6 +5,8 @@ Rules:
   BIDS datasets such as SOOP) is one volume; a 4-D file with several volumes returns them all and the
   caller decides which one it wants (see :mod:`isla_nnunet.io.bvalues`).
 - A folder is read as a DICOM series (see :mod:`isla_nnunet.io.dicom`).
+- A NIfTI file is checked first (:mod:`isla_nnunet.io.nifti_header`): cut short, damaged or without a
+  voxel size is an error; in a scaled integer file, values within half a scale step of 0 are 0.
 - Writes are atomic: a temporary file in the destination folder is renamed over the target, so an
   interrupted run never leaves a half-written image that a resumed run would take as finished.
 
@@ -21,11 +23,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import SimpleITK as sitk
 
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.io.atomic import atomic_output
 from isla_nnunet.io.dicom import read_dicom_volumes
+from isla_nnunet.io.nifti_header import check_nifti, is_nifti, quantization_step
 
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd", ".nhdr")
 
@@ -55,12 +59,30 @@ def read_volumes(path: str | os.PathLike) -> list[sitk.Image]:
             f"{path.name} has an unknown image format: give NIfTI (.nii, .nii.gz), .mha/.mhd, .nrrd "
             "or a DICOM series folder"
         )
+    facts = check_nifti(path) if is_nifti(path) else None
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as err:
-        first_line = str(err).strip().splitlines()[-1][:200] if str(err).strip() else "unreadable"
+        text = str(err).strip()
+        first_line = text.splitlines()[-1][:200] if text else "unreadable"
+        if "orthonormal" in text or "orthogonal" in text:
+            raise ISLAError(f"cannot read {path}: its orientation matrix is sheared (not orthonormal), which "
+                            "ITK cannot represent; resample it onto an orthogonal grid first") from None
         raise ISLAError(f"cannot read {path} ({first_line}): check that the file is complete") from None
+    step = quantization_step(facts) if facts is not None else 0.0
+    if step > 0:
+        image = _zero_below(image, step / 2)
     return split_volumes(image, str(path))
+
+
+def _zero_below(image: sitk.Image, tolerance: float) -> sitk.Image:
+    # scl_slope/scl_inter are applied in floating point: the stored integer meaning 0 comes back as
+    # e.g. -1.5e-7, which "background is 0" rules (brain masks, skull-stripped detection) must see as 0.
+    array = sitk.GetArrayFromImage(image)
+    array[np.abs(array) < tolerance] = 0
+    snapped = sitk.GetImageFromArray(array, isVector=image.GetNumberOfComponentsPerPixel() > 1)
+    snapped.CopyInformation(image)
+    return snapped
 
 
 def split_volumes(image: sitk.Image, name: str) -> list[sitk.Image]:
