@@ -10,8 +10,13 @@ from isla_nnunet.errors import ISLAError
 from isla_nnunet.nnunet_env import PRECISION_SETTINGS
 from isla_nnunet.prediction.models import DEFAULT_CHECKPOINT, DEVICES
 
+# Exit statuses beyond 0 (done) and 2 (refused, one-line error): 1 a batch case failed, 3 a mask was
+# written but its registration QC failed, so a script cannot take it for a clean result.
+QC_FAILED = 3
+
 HELP = ("Predict lesion masks from native DWI/ADC with one nnU-Net model or an ensemble (ISLA-ENS, or "
-        "--vote), back in native space, with volumes, a report and a QC picture.")
+        "--vote), back in native space, with volumes, a report and a QC picture. Exit status: 0 done, "
+        "1 a batch case failed, 2 refused (one-line error), 3 a mask written whose registration QC failed.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from isla_nnunet.prediction.batch import predict_batch
     from isla_nnunet.prediction.models import ModelSet
     from isla_nnunet.prediction.pipeline import case_inputs, check_outdir, predict_case, read_case
+    from isla_nnunet.prediction.report import registration_failed
     from isla_nnunet.preprocessing import resolve_method
 
     if bool(args.dwi) == bool(args.input):
@@ -93,14 +99,14 @@ def run(args: argparse.Namespace) -> int:
             result = predict_case(spec, models, args.output, settings, case=case, read_seconds=read_seconds)
         print(result.summary)
         print(f"  report: {result.outdir / 'report.json'}   picture: {result.outdir / 'qc.png'}")
-        return 0
+        return QC_FAILED if registration_failed(result.report["registration"]) else 0
     specs = discover_cases(args.input, layout=args.layout)
     ModelSet.check(args.model, args.folds, args.checkpoint)
     with ModelSet.load(args.model, args.device, args.tta, args.folds, args.checkpoint, args.precision) as models:
         summary = predict_batch(specs, models, args.output, settings, progress=not args.no_progress,
                                 echo=print)
     print("\n".join(summary.lines()))
-    return 1 if summary.failed else 0
+    return 1 if summary.failed else QC_FAILED if summary.registration_failed else 0
 
 
 def _models(given: list[str] | None) -> list[str]:

@@ -5,7 +5,9 @@ images) or a CSV (``case_id,dwi[,adc][,b0][,brain_mask]``), read by
 :func:`isla_nnunet.conversion.discover_cases`. Each case goes to ``OUTPUT/CASE_ID/`` (see
 :mod:`.pipeline`). A case whose folder already holds a ``report.json`` is skipped (so an interrupted batch
 resumes) unless ``overwrite``. A failing case is recorded with its one-line error and the next one
-starts. ``OUTPUT/batch_summary.csv`` lists every case; it is rewritten after each case.
+starts. ``OUTPUT/batch_summary.csv`` lists every case; it is rewritten after each case. A case whose
+registration QC failed is predicted, but named in the summary (``registration_qc`` = failed) and in
+:meth:`BatchSummary.lines`.
 
 Example:
     >>> with ModelSet.load(["Trainer__ISLAPlans__3d_fullres"]) as models:  # doctest: +SKIP
@@ -32,10 +34,11 @@ from isla_nnunet.errors import ISLAError
 from isla_nnunet.io.atomic import write_text_atomic
 from isla_nnunet.prediction.models import ModelSet
 from isla_nnunet.prediction.pipeline import REPORT, PredictionSettings, predict_case
+from isla_nnunet.prediction.report import registration_failed
 
 SUMMARY_FILE = "batch_summary.csv"
 SUMMARY_COLUMNS = ("case_id", "status", "total_volume_ml", "lesion_count", "stroke_pattern",
-                   "brain_volume_ml", "seconds", "output", "error")
+                   "brain_volume_ml", "registration_qc", "seconds", "output", "error")
 
 
 @dataclass
@@ -50,11 +53,16 @@ class CaseOutcome:
     summary: str = ""
     error: str = ""
 
+    @property
+    def registration_failed(self) -> bool:
+        return registration_failed((self.report or {}).get("registration"))
+
     def row(self) -> list:
         lesion = (self.report or {}).get("lesion", {})
         brain = (self.report or {}).get("brain", {})
+        qc = "" if self.report is None else "failed" if self.registration_failed else "passed"
         return [self.case_id, self.status, lesion.get("total_volume_ml", ""), lesion.get("count", ""),
-                lesion.get("stroke_pattern", ""), brain.get("volume_ml", ""), round(self.seconds, 2),
+                lesion.get("stroke_pattern", ""), brain.get("volume_ml", ""), qc, round(self.seconds, 2),
                 os.fspath(self.output), self.error]
 
 
@@ -72,10 +80,18 @@ class BatchSummary:
     def failed(self) -> list[str]:
         return self.ids("failed")
 
+    @property
+    def registration_failed(self) -> list[str]:
+        """Cases predicted (now or before) whose registration QC failed."""
+        return [o.case_id for o in self.outcomes if o.status != "failed" and o.registration_failed]
+
     def lines(self) -> list[str]:
         out = [f"{len(self.ids('predicted'))} predicted, {len(self.ids('skipped'))} skipped (already done), "
-               f"{len(self.failed)} failed in {self.seconds:.0f} s"]
+               f"{len(self.failed)} failed, {len(self.registration_failed)} with failed registration QC "
+               f"in {self.seconds:.0f} s"]
         out += [f"  FAILED {o.case_id}: {o.error}" for o in self.outcomes if o.status == "failed"]
+        out += [f"  REGISTRATION QC FAILED {o.case_id}: check {o.output / 'qc.png'} before using its mask"
+                for o in self.outcomes if o.case_id in self.registration_failed]
         return out
 
     def csv_text(self) -> str:

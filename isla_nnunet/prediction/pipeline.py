@@ -297,5 +297,5 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
         shutil.rmtree(staging, ignore_errors=True)
     shipped = len(report["models"]) == 1 and report["models"][0].get("shipped", False)
     summary = summary_line(case.case_id, totals, brain_ml, len(models), settings.ensemble, seconds, outdir,
-                           shipped=shipped)
+                           shipped=shipped, registration=report["registration"])
     return CasePrediction(case.case_id, outdir, report, summary, combined.probability, combined.mask, members)

@@ -202,8 +202,10 @@ def versions() -> dict:
 
 
 def summary_line(case_id: str, lesion_totals: dict, brain_volume_ml: float, n_models: int, method: str,
-                 seconds: float, outdir: str | os.PathLike, shipped: bool = False) -> str:
-    """The one line ``isla predict`` prints per case; ``shipped``: the one model is the package's own.
+                 seconds: float, outdir: str | os.PathLike, shipped: bool = False,
+                 registration: dict | None = None) -> str:
+    """The one line ``isla predict`` prints per case; ``shipped``: the one model is the package's own;
+    ``registration``: the report's registration entry, whose failed QC the line ends with.
 
     Example:
         >>> totals = {"total_volume_ml": 12.345, "count": 3, "stroke_pattern": "scattered infarcts"}
@@ -211,11 +213,23 @@ def summary_line(case_id: str, lesion_totals: dict, brain_volume_ml: float, n_mo
         'c1: lesion 12.35 ml in 3 lesions (scattered infarcts), brain 1234 ml, 2 models (mean) in 14.2 s -> o'
         >>> summary_line("c1", totals, 1234.5, 1, "mean", 4.0, "o", shipped=True)[-31:]
         'the shipped model in 4.0 s -> o'
+        >>> qc = {"qc_ncc": 0.12, "qc_threshold": 0.3, "qc_flagged": True}
+        >>> summary_line("c1", totals, 1234.5, 1, "mean", 4.0, "o", registration=qc).split(" -> o")[1]
+        '; REGISTRATION QC FAILED (NCC 0.12 < 0.30): check qc.png before using this mask'
     """
     count = lesion_totals["count"]
     models = f"{n_models} model{'s' if n_models > 1 else ''}" + (f" ({method})" if n_models > 1 else "")
     if shipped and n_models == 1:
         models = "the shipped model"
-    return (f"{case_id}: lesion {lesion_totals['total_volume_ml']:.2f} ml in {count} "
+    line = (f"{case_id}: lesion {lesion_totals['total_volume_ml']:.2f} ml in {count} "
             f"lesion{'' if count == 1 else 's'} ({lesion_totals['stroke_pattern']}), "
             f"brain {brain_volume_ml:.0f} ml, {models} in {seconds:.1f} s -> {os.fspath(outdir)}")
+    if registration_failed(registration):
+        line += (f"; REGISTRATION QC FAILED (NCC {registration['qc_ncc']:.2f} < {registration['qc_threshold']:.2f}): "
+                 "check qc.png before using this mask")
+    return line
+
+
+def registration_failed(registration: dict | None) -> bool:
+    """Whether a report's registration entry says the QC failed."""
+    return bool((registration or {}).get("qc_flagged", False))
