@@ -30,6 +30,8 @@ from isla_nnunet.io.images import image_suffix, read_volumes
 
 TARGET_B = 1000.0
 MIN_DIFFUSION_B = 500.0
+# Beyond the strongest research protocols (b ~ 10,000-30,000 s/mm^2): larger is a unit error.
+MAX_B = 50000.0
 MAX_B0 = 50.0
 
 
@@ -54,11 +56,31 @@ def read_bvalues(path: str | os.PathLike, n_volumes: int) -> list[float] | None:
         entry = json.loads(sidecar.read_text()).get("DiffusionBValue")
         if entry is not None:
             values, source = [float(v) for v in np.atleast_1d(entry)], sidecar
+    if values is not None:
+        check_bvalues(values, source.name)
     if values is not None and len(values) != n_volumes:
         raise ISLAError(
             f"{source.name} lists {len(values)} b-values for {n_volumes} volumes in {path.name}: "
             "fix the sidecar"
         )
+    return values
+
+
+def check_bvalues(values: list[float], source: str) -> list[float]:
+    """``values`` if each is a b-value in s/mm^2 (finite, 0 to :data:`MAX_B`), else raise.
+
+    Example:
+        >>> check_bvalues([0, 1000], "--bvalues")
+        [0, 1000]
+        >>> check_bvalues([0, float("nan")], "--bvalues")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        isla_nnunet.errors.ISLAError: --bvalues: nan is not a b-value (finite, 0 to 50000 s/mm^2): ...
+    """
+    for value in values:
+        if not np.isfinite(value) or not 0 <= value <= MAX_B:
+            raise ISLAError(f"{source}: {value:g} is not a b-value (finite, 0 to {MAX_B:g} s/mm^2): give the "
+                            "b-value of each volume in s/mm^2, e.g. 0 1000")
     return values
 
 
@@ -87,7 +109,7 @@ def read_diffusion(path: str | os.PathLike, bvalues: list[float] | None = None) 
         pairs = read_dicom_volumes(path)
         volumes = [v for v, _ in pairs]
         found = [b for _, b in pairs]
-        known = None if any(b is None for b in found) else found
+        known = None if any(b is None for b in found) else check_bvalues(found, f"{path.name} (DICOM)")
     else:
         volumes = read_volumes(path)
         known = read_bvalues(path, len(volumes))
@@ -97,7 +119,7 @@ def read_diffusion(path: str | os.PathLike, bvalues: list[float] | None = None) 
                 f"{len(bvalues)} b-values given for {len(volumes)} volumes in {path.name}: "
                 "give one per volume"
             )
-        known = [float(b) for b in bvalues]
+        known = check_bvalues([float(b) for b in bvalues], "--bvalues")
     return select_trace(volumes, known, path.name)
 
 
@@ -114,7 +136,7 @@ def select_trace(volumes: list[sitk.Image], bvalues: list[float] | None, name: s
         raise ISLAError(
             f"{name} holds {len(volumes)} volumes but their b-values are unknown: "
             "give a .bval file beside it "
-            "(or bvalues=...), or a 3-D b1000 trace image"
+            "(or --bvalues, one per volume), or a 3-D b1000 trace image"
         )
     b = np.asarray(bvalues)
     diffusion = b[b >= MIN_DIFFUSION_B]

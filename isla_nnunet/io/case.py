@@ -34,6 +34,8 @@ from isla_nnunet.io.images import read_image
 from isla_nnunet.io.units import ADC_UNIT_NAMES, CANONICAL_ADC_UNIT, detect_adc_unit, to_canonical_adc
 
 MIN_COVERAGE = 0.5
+# Scanner intensities and ADCs in any unit stay far below this; larger values overflow float32 sums.
+MAX_MAGNITUDE = 1e12
 """Fraction of the DWI field of view an ADC or b0 on another grid must cover to be resampled."""
 
 
@@ -74,9 +76,27 @@ class NativeCase:
         }
 
 
-def _finite_float(image: sitk.Image) -> sitk.Image:
-    array = sitk.GetArrayFromImage(image).astype(np.float32)
-    array[~np.isfinite(array)] = 0.0
+def _finite_float(image: sitk.Image, name: str, is_map: bool = False) -> sitk.Image:
+    """``image`` as float32 with non-finite voxels set to 0, after the checks no later step can make.
+
+    Raises:
+        ISLAError: values beyond :data:`MAX_MAGNITUDE` (they overflow float32 statistics and mean the
+            file's scaling is wrong), or, for a map (``is_map``: an ADC file), one value in every
+            positive voxel (a placeholder: its unit would be guessed and the network fed nothing).
+    """
+    array = sitk.GetArrayFromImage(image)
+    finite = np.isfinite(array)
+    values = array[finite]
+    largest = float(np.max(np.abs(values))) if values.size else 0.0
+    if largest > MAX_MAGNITUDE:
+        raise ISLAError(f"{name} holds values up to {largest:.3g}, far beyond any MRI intensity or ADC: its "
+                        "scaling (scl_slope) or data type is wrong; export the image again")
+    positive = values[values > 0]
+    if is_map and positive.size > 1 and float(positive.min()) == float(positive.max()):
+        raise ISLAError(f"{name} has the same value ({float(positive[0]):g}) in every voxel: give the image "
+                        "the scanner reconstructed, not a constant placeholder")
+    array = array.astype(np.float32)
+    array[~finite] = 0.0
     out = sitk.GetImageFromArray(array)
     out.CopyInformation(image)
     return out
@@ -118,27 +138,28 @@ def load_case(
 
     Raises:
         ISLAError: unreadable or missing files, multi-volume DWI without b-values, no ADC and no b0,
-            an ADC in no known unit, or an ADC/b0 that does not overlap the DWI.
+            an ADC in no known unit, an ADC/b0 that does not overlap the DWI, an ADC of one constant
+            value, or values beyond :data:`MAX_MAGNITUDE`.
     """
     dwi_path = Path(dwi)
     diffusion = read_diffusion(dwi_path, bvalues)
-    trace = _finite_float(diffusion.trace)
+    trace = _finite_float(diffusion.trace, dwi_path.name)
     if not float(np.max(sitk.GetArrayViewFromImage(trace))) > 0:
         raise ISLAError(f"{dwi_path.name} has no positive values: check that the DWI file is not empty")
     sources = {"dwi": os.fspath(dwi_path)}
 
     if adc is not None:
-        adc_image = _finite_float(read_image(adc))
+        adc_image = _finite_float(read_image(adc), Path(adc).name, is_map=True)
         unit = detect_adc_unit(adc_image, name=Path(adc).name)
         adc_image, resampled = on_dwi_grid(to_canonical_adc(adc_image, unit), trace, "ADC")
         origin = "file, resampled to the DWI grid" if resampled else "file"
         sources["adc"] = os.fspath(adc)
     else:
         if b0 is not None:
-            b0_image, _ = on_dwi_grid(_finite_float(read_image(b0)), trace, "b0")
+            b0_image, _ = on_dwi_grid(_finite_float(read_image(b0), Path(b0).name), trace, "b0")
             sources["b0"] = os.fspath(b0)
         elif diffusion.b0 is not None:
-            b0_image = _finite_float(diffusion.b0)
+            b0_image = _finite_float(diffusion.b0, f"the b0 volumes of {dwi_path.name}")
         else:
             raise ISLAError(
                 f"no ADC for {dwi_path.name}: give the ADC image, or a b0 image to compute it from"

@@ -31,16 +31,23 @@ def _write(tmp_path, name, image):
     return path
 
 
+def _map(shape, value):
+    """An ADC map of ``value`` with one half-value row (a constant ADC is refused as a placeholder)."""
+    values = np.full(shape, value, dtype=np.float32)
+    values[0, 0] = value / 2
+    return values
+
+
 def test_adc_on_same_grid_takes_dwi_header(tmp_path, dwi_path):
-    adc = _image(np.full((10, 12, 14), 0.8), spacing=(2.0000001, 2.0, 2.0))
-    case = load_case(dwi_path, _write(tmp_path, "adc.nii.gz", adc))
+    values = _map((10, 12, 14), 0.8)
+    case = load_case(dwi_path, _write(tmp_path, "adc.nii.gz", _image(values, spacing=(2.0000001, 2.0, 2.0))))
     assert case.adc_unit == 1e-3 and case.adc_origin == "file"
     assert case.adc.GetSpacing() == case.dwi.GetSpacing()
-    np.testing.assert_allclose(sitk.GetArrayFromImage(case.adc), 800.0, rtol=1e-5)
+    np.testing.assert_allclose(sitk.GetArrayFromImage(case.adc), 1000 * values, rtol=1e-5)
 
 
 def test_adc_on_other_overlapping_grid_is_resampled(tmp_path, dwi_path):
-    adc = _image(np.full((5, 6, 7), 900.0), spacing=(4.0, 4.0, 4.0), origin=(1.0, 1.0, 1.0))
+    adc = _image(_map((5, 6, 7), 900.0), spacing=(4.0, 4.0, 4.0), origin=(1.0, 1.0, 1.0))
     case = load_case(dwi_path, _write(tmp_path, "adc.mha", adc))
     assert case.adc_origin == "file, resampled to the DWI grid" and case.adc_unit == 1e-6
     assert case.adc.GetSize() == case.dwi.GetSize()
@@ -48,7 +55,7 @@ def test_adc_on_other_overlapping_grid_is_resampled(tmp_path, dwi_path):
 
 
 def test_adc_elsewhere_in_space_refused(tmp_path, dwi_path):
-    adc = _image(np.full((10, 12, 14), 0.8), origin=(500.0, 0.0, 0.0))
+    adc = _image(_map((10, 12, 14), 0.8), origin=(500.0, 0.0, 0.0))
     with pytest.raises(ISLAError, match="covers 0% of the DWI field of view") as err:
         load_case(dwi_path, _write(tmp_path, "adc.nii.gz", adc))
     assert "\n" not in str(err.value)
@@ -78,7 +85,7 @@ def test_non_finite_values_become_zero(tmp_path):
     array = np.full((4, 5, 6), 300.0)
     array[0, 0, 0] = np.nan
     dwi = _write(tmp_path, "dwi.nii.gz", _image(array))
-    adc = _write(tmp_path, "adc.nii.gz", _image(np.full((4, 5, 6), 0.9)))
+    adc = _write(tmp_path, "adc.nii.gz", _image(_map((4, 5, 6), 0.9)))
     case = load_case(dwi, adc, case_id="c1")
     assert sitk.GetArrayFromImage(case.dwi)[0, 0, 0] == 0.0
     assert case.case_id == "c1" and case.metadata()["adc_source_unit"] == "1e-3 mm^2/s"

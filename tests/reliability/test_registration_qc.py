@@ -11,13 +11,13 @@ import csv
 import shutil
 
 import pytest
+from prediction.helpers import BallModel, model_set
 
 from isla_nnunet.cli import main
 from isla_nnunet.conversion.cases import CaseSpec
 from isla_nnunet.prediction import pipeline
 from isla_nnunet.prediction.batch import SUMMARY_FILE, predict_batch
 from isla_nnunet.prediction.pipeline import PredictionSettings
-from prediction.helpers import BallModel, model_set
 
 FAILED = "REGISTRATION QC FAILED (NCC 0.12 < 0.30)"
 
