@@ -56,9 +56,9 @@ def break_test(test, fault: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("faults", nargs="*", choices=FAULTS, default=list(FAULTS))
+    parser.add_argument("faults", nargs="*", choices=FAULTS, help="default: all")
     args = parser.parse_args()
-    for fault in args.faults:
+    for fault in args.faults or FAULTS:
         test = load_test()
         break_test(test, fault)
         start = time.perf_counter()

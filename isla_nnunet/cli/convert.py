@@ -42,6 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=NCC_THRESHOLD,
         help=f"registration NCC below which a case is flagged (default {NCC_THRESHOLD})",
     )
+    parser.add_argument(
+        "--binarize-masks",
+        action="store_true",
+        help="count every lesion-mask value > 0 as lesion (default: masks must hold only 0 and 1)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -55,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         qc_threshold=args.qc_threshold,
         progress=not args.no_progress,
+        binarize_masks=args.binarize_masks,
     )
     print("\n".join(summary.lines()))
     return 1 if summary.failed else 0

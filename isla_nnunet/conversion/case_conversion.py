@@ -68,6 +68,7 @@ def convert_case(
     folder: DatasetFolder,
     brain_method: str | os.PathLike = "auto",
     qc_threshold: float = NCC_THRESHOLD,
+    binarize_masks: bool = False,
 ) -> CaseResult:
     """Convert one case into ``folder``; errors are raised (the runner turns them into failures).
 
@@ -76,6 +77,7 @@ def convert_case(
         folder: destination dataset.
         brain_method: brain extraction method or mask path, used when ``spec.brain`` is None.
         qc_threshold: NCC below which the case is flagged.
+        binarize_masks: count every lesion-mask value > 0 as lesion (default: only 0/1 masks).
 
     Raises:
         isla_nnunet.errors.ISLAError: any user-fixable problem with the case's files.
@@ -92,7 +94,7 @@ def convert_case(
     label_ref = None
     if spec.role == "train":
         label_ref = registration.to_reference(
-            load_mask(spec.lesion, case.dwi, name="lesion mask"), kind="mask"
+            load_mask(spec.lesion, case.dwi, name="lesion mask", any_positive=binarize_masks), kind="mask"
         )
 
     ones = sitk.Image(case.dwi.GetSize(), sitk.sitkFloat32) + 1.0

@@ -87,10 +87,11 @@ class ConversionSummary:
         return out
 
 
-def _safe_convert(spec: CaseSpec, folder_path: str, brain_method: str, qc_threshold: float) -> CaseResult:
+def _safe_convert(spec: CaseSpec, folder_path: str, brain_method: str, qc_threshold: float,
+                  binarize_masks: bool) -> CaseResult:
     start = time.perf_counter()
     try:
-        return convert_case(spec, DatasetFolder(folder_path), brain_method, qc_threshold)
+        return convert_case(spec, DatasetFolder(folder_path), brain_method, qc_threshold, binarize_masks)
     except ISLAError as err:
         message = str(err)
     except Exception as err:  # noqa: BLE001 - one broken case must not stop the others
@@ -128,6 +129,7 @@ def convert_dataset(
     overwrite: bool = False,
     qc_threshold: float = NCC_THRESHOLD,
     progress: bool = True,
+    binarize_masks: bool = False,
 ) -> ConversionSummary:
     """Convert ``specs`` into the nnU-Net raw dataset folder ``output``.
 
@@ -139,6 +141,8 @@ def convert_dataset(
         overwrite: redo cases that are already finished.
         qc_threshold: NCC below which a case is flagged.
         progress: show a tqdm progress bar.
+        binarize_masks: count every lesion-mask value > 0 as lesion; by default a mask with values
+            other than 0 and 1 fails its case.
 
     Raises:
         ISLAError: bad folder name, duplicated case ids, ``num_processes`` < 1, or a case id already in
@@ -171,7 +175,7 @@ def convert_dataset(
     )
     if num_processes == 1 or len(todo) <= 1:
         for spec in todo:
-            results[spec.case_id] = _safe_convert(spec, str(folder.path), brain_method, qc_threshold)
+            results[spec.case_id] = _safe_convert(spec, str(folder.path), brain_method, qc_threshold, binarize_masks)
             bar.update()
     else:
         context = multiprocessing.get_context("spawn")
@@ -179,7 +183,7 @@ def convert_dataset(
             min(num_processes, len(todo)), mp_context=context, initializer=_single_threaded
         ) as pool:
             jobs = {
-                pool.submit(_safe_convert, spec, str(folder.path), brain_method, qc_threshold): spec
+                pool.submit(_safe_convert, spec, str(folder.path), brain_method, qc_threshold, binarize_masks): spec
                 for spec in todo
             }
             for job in futures.as_completed(jobs):

@@ -174,17 +174,32 @@ def _apply_affine(transform: sitk.Transform, points: np.ndarray) -> np.ndarray:
     return points @ matrix.T + offset
 
 
-def load_mask(path: str | os.PathLike, grid: sitk.Image, name: str = "mask") -> sitk.Image:
-    """Read a binary mask (any label > 0 is foreground) and put it on ``grid`` (uint8).
+def load_mask(path: str | os.PathLike, grid: sitk.Image, name: str = "mask",
+              any_positive: bool = True) -> sitk.Image:
+    """Read a mask and put it on ``grid`` as uint8 0/1.
 
     A mask whose header matches ``grid`` up to rounding gets ``grid``'s header; a mask on another grid
     covering at least half of ``grid``'s field of view is resampled with :func:`resample_mask`.
 
+    Args:
+        path: mask file.
+        grid: the DWI it belongs to.
+        name: what to call it in messages ("lesion mask", "brain mask").
+        any_positive: every value > 0 is foreground (brain masks come as 0/1, 0/255, label maps);
+            False: only 0 and 1 are accepted (a lesion mask with other labels is refused).
+
     Raises:
-        ISLAError: unreadable file, or a mask that does not overlap ``grid``.
+        ISLAError: unreadable file, values other than 0 and 1 when not ``any_positive``, or a mask that
+            does not overlap ``grid``.
     """
     image = read_image(path)
-    binary = sitk.Cast(sitk.BinaryThreshold(image, 0.0, 0.0, 0, 1), sitk.sitkUInt8)
+    if not any_positive:
+        values = np.unique(sitk.GetArrayViewFromImage(image))
+        if not np.isin(values, (0, 1)).all():
+            shown = ", ".join(f"{v:g}" for v in values[:6]) + (", ..." if values.size > 6 else "")
+            raise ISLAError(f"{name} {os.fspath(path)} holds the values {shown}, not only 0 and 1: give a binary "
+                            "mask, or --binarize-masks to count every value > 0 as lesion")
+    binary = sitk.Cast(sitk.Greater(image, 0.0), sitk.sitkUInt8)
     if same_grid(binary, grid):
         return copy_grid(binary, grid)
     overlap = coverage(grid, binary)
