@@ -32,6 +32,7 @@ from isla_nnunet.conversion.cases import CaseSpec, check_unique
 from isla_nnunet.conversion.dataset import SUMMARY_FILE, DatasetFolder
 from isla_nnunet.conversion.qc import NCC_THRESHOLD
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.worker_exit import exit_with_parent
 
 
 @dataclass
@@ -180,7 +181,8 @@ def convert_dataset(
     else:
         context = multiprocessing.get_context("spawn")
         with futures.ProcessPoolExecutor(
-            min(num_processes, len(todo)), mp_context=context, initializer=_single_threaded
+            min(num_processes, len(todo)), mp_context=context, initializer=exit_with_parent,
+            initargs=(os.getpid(), _single_threaded)
         ) as pool:
             jobs = {
                 pool.submit(_safe_convert, spec, str(folder.path), brain_method, qc_threshold, binarize_masks): spec

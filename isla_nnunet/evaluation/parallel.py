@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from tqdm import tqdm
 
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.worker_exit import exit_with_parent
 
 T = TypeVar("T")
 
@@ -65,7 +66,8 @@ def map_cases(
                 results[index] = function(*args)
                 bar.update()
             return results
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=exit_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
             futures = {pool.submit(function, *args): index for index, args in enumerate(arguments)}
             try:
                 for future in as_completed(futures):

@@ -32,6 +32,7 @@ from tqdm import tqdm
 from isla_nnunet.conversion.cases import CaseSpec, check_unique
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.io.atomic import write_text_atomic
+from isla_nnunet.io.folder_lock import folder_lock
 from isla_nnunet.prediction.models import ModelSet
 from isla_nnunet.prediction.pipeline import REPORT, PredictionSettings, predict_case
 from isla_nnunet.prediction.report import registration_failed
@@ -130,7 +131,8 @@ def predict_batch(specs: Sequence[CaseSpec], models: ModelSet, output: str | os.
         echo: called with each case's summary or failure line (the bar steps aside).
 
     Raises:
-        ISLAError: no case, or duplicated case ids. A case's own problem never raises.
+        ISLAError: no case, duplicated case ids, or another batch writing to ``output``. A case's own
+            problem never raises.
     """
     if not specs:
         raise ISLAError("no case to predict: check the input folder or CSV")
@@ -139,6 +141,11 @@ def predict_batch(specs: Sequence[CaseSpec], models: ModelSet, output: str | os.
     root = Path(output)
     if root.exists() and not root.is_dir():
         raise ISLAError(f"output {root} exists and is not a folder: give another -o")
+    with folder_lock(root, "isla predict"):
+        return _predict_all(specs, models, root, settings, progress, echo)
+
+
+def _predict_all(specs, models, root: Path, settings: PredictionSettings, progress: bool, echo) -> BatchSummary:
     start = time.perf_counter()
     summary = BatchSummary()
     bar = tqdm(specs, desc="isla predict", unit="case", disable=not progress)

@@ -32,7 +32,6 @@ import json
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +47,7 @@ from isla_nnunet.errors import ISLAError
 from isla_nnunet.io.atomic import write_text_atomic
 from isla_nnunet.io.case import NativeCase, load_case
 from isla_nnunet.io.images import write_image
+from isla_nnunet.io.leftovers import remove_dead_staging, staging_name
 from isla_nnunet.prediction.ensemble import combine, describe
 from isla_nnunet.prediction.models import ModelSet
 from isla_nnunet.prediction.qc import write_qc_png
@@ -263,7 +263,8 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
     if settings.save_reference:
         outputs += list(REFERENCE_FILES)
     outdir.parent.mkdir(parents=True, exist_ok=True)
-    staging = outdir.parent / f".{outdir.name}.partial-{uuid.uuid4().hex[:10]}"
+    remove_dead_staging(outdir.parent, outdir.name)  # what a killed run on this case left behind
+    staging = outdir.parent / staging_name(outdir.name)
     staging.mkdir()
     try:
         with timer.step("write"):

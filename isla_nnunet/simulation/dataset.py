@@ -53,6 +53,7 @@ from isla_nnunet.nnunet_layout import CHANNEL_NAMES, FILE_ENDING, LABELS, UNLABE
 from isla_nnunet.simulation.case import SimulatedCase, simulate_case
 from isla_nnunet.simulation.domains import Domain, get_domain
 from isla_nnunet.simulation.geometry import GRIDS
+from isla_nnunet.worker_exit import exit_with_parent
 
 # Seed streams per split, so adding test or unlabeled cases never changes the training cases.
 _STREAMS = {"train": 0, "test": 1, "unlabeled": 2}
@@ -231,7 +232,8 @@ def _case_mapper(workers: int):
         yield map
         return
     # Each simulated case is independent; "spawn" avoids forking a parent that may hold torch threads.
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=exit_with_parent,
+                                                   initargs=(os.getpid(),)) as pool:
         yield functools.partial(pool.imap, chunksize=1)
 
 

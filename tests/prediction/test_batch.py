@@ -8,6 +8,7 @@ import pytest
 
 from isla_nnunet.conversion import CaseSpec, discover_cases
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.io.folder_lock import LOCK_FILE
 from isla_nnunet.prediction.batch import SUMMARY_FILE, predict_batch
 from isla_nnunet.prediction.pipeline import PredictionSettings
 
@@ -34,7 +35,7 @@ def test_failures_are_reported_and_the_batch_goes_on(cases_csv, tmp_path):
     assert summary.failed == ["no_adc", "missing"]
     assert "no ADC for" in summary.outcomes[0].error and "does not exist" in summary.outcomes[2].error
     assert len(model.calls) == 1
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [SUMMARY_FILE, "good"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [LOCK_FILE, SUMMARY_FILE, "good"]
     rows = list(csv.DictReader((tmp_path / "out" / SUMMARY_FILE).open()))
     assert [(r["case_id"], r["status"]) for r in rows] == [("no_adc", "failed"), ("good", "predicted"),
                                                            ("missing", "failed")]
