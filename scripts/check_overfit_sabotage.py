@@ -56,8 +56,11 @@ def break_test(test, fault: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("faults", nargs="*", choices=FAULTS, help="default: all")
+    parser.add_argument("faults", nargs="*", metavar="FAULT", help=f"any of {', '.join(FAULTS)} (default: all)")
     args = parser.parse_args()
+    unknown = sorted(set(args.faults) - set(FAULTS))
+    if unknown:
+        parser.error(f"unknown fault {unknown[0]}: choose from {', '.join(FAULTS)}")
     for fault in args.faults or FAULTS:
         test = load_test()
         break_test(test, fault)

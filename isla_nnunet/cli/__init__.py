@@ -12,6 +12,7 @@ import pkgutil
 import sys
 
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.io.writable import check_writable, os_error_line
 
 
 def _command_modules():
@@ -30,12 +31,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Arguments naming what a command writes; each is checked for writability before the command starts.
+OUTPUT_ARGUMENTS = ("output", "workdir")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        for name in OUTPUT_ARGUMENTS:
+            if getattr(args, name, None) is not None:
+                check_writable(getattr(args, name))
         return int(args._run(args) or 0)
     except ISLAError as err:
         print(f"isla {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a full disk or a folder that stopped taking files while the command ran
+        print(f"isla {args.command}: error: {os_error_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"isla {args.command}: interrupted", file=sys.stderr)

@@ -117,7 +117,26 @@ def read_image(path: str | os.PathLike) -> sitk.Image:
 
 
 def write_image(image: sitk.Image, path: str | os.PathLike) -> Path:
-    """Write ``image`` atomically (compressed when the format allows) and return the path."""
+    """Write ``image`` atomically (compressed when the format allows) and return the path.
+
+    Raises:
+        ISLAError: ITK could not write it, or wrote less than the whole image (its NIfTI writer
+            reports a short write, e.g. on a full disk, without raising); ``path`` is then untouched.
+    """
     with atomic_output(path) as tmp:
-        sitk.WriteImage(image, str(tmp), useCompression=True)
+        try:
+            sitk.WriteImage(image, str(tmp), useCompression=True)
+        except RuntimeError as err:
+            text = str(err).strip()
+            raise ISLAError(f"cannot write {path} ({text.splitlines()[-1][:160] if text else 'ITK error'}): "
+                            "check free space and permissions") from None
+        if is_nifti(tmp):
+            try:
+                check_nifti(tmp)
+            except ISLAError:
+                raise ISLAError(f"writing {path} stopped short (the disk may be full): free space and run "
+                                "the command again") from None
+        elif not tmp.is_file() or tmp.stat().st_size == 0:
+            raise ISLAError(f"writing {path} produced no data (the disk may be full): free space and run "
+                            "the command again")
     return Path(path)
