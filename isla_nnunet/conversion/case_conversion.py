@@ -30,6 +30,7 @@ from isla_nnunet.conversion.qc import NCC_THRESHOLD, registration_score, write_q
 from isla_nnunet.io.case import load_case
 from isla_nnunet.io.images import write_image
 from isla_nnunet.io.masks import load_mask
+from isla_nnunet.io.pairing import check_mask_inside, mask_fit
 from isla_nnunet.preprocessing.brain_extraction import extract_brain, resolve_method
 from isla_nnunet.preprocessing.registration import register_to_reference
 
@@ -46,6 +47,8 @@ class CaseResult:
     qc_flagged: bool = False
     brain_method: str | None = None
     error: str | None = None
+    mask_contrast: float | None = None
+    mask_flagged: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,10 +95,11 @@ def convert_case(
     dwi_ref = masked_nonnegative(registration.to_reference(case.dwi), brain_ref)
     adc_ref = masked_nonnegative(registration.to_reference(case.adc), brain_ref)
     label_ref = None
+    fit = None
     if spec.role == "train":
-        label_ref = registration.to_reference(
-            load_mask(spec.lesion, case.dwi, name="lesion mask", any_positive=binarize_masks), kind="mask"
-        )
+        lesion = load_mask(spec.lesion, case.dwi, name="lesion mask", any_positive=binarize_masks)
+        fit = check_mask_inside(mask_fit(case.dwi, lesion), f"lesion mask {spec.lesion}")
+        label_ref = registration.to_reference(lesion, kind="mask")
 
     ones = sitk.Image(case.dwi.GetSize(), sitk.sitkFloat32) + 1.0
     ones.CopyInformation(case.dwi)
@@ -116,12 +120,17 @@ def convert_case(
     result = CaseResult(
         spec.case_id, spec.role, "converted", time.perf_counter() - start, score, flagged, os.fspath(method)
     )
+    if fit is not None and fit.checked:
+        result.mask_contrast, result.mask_flagged = round(fit.contrast, 3), fit.low_contrast
     registration.info = {
         "case": case.metadata(),
         "role": spec.role,
         "brain_method": os.fspath(method),
         "qc": {"ncc": score, "threshold": qc_threshold, "flagged": flagged},
         "lesion": spec.lesion,
+        "lesion_fit": None if fit is None or not fit.checked else {"inside_head": fit.inside,
+                                                                   "dwi_contrast": fit.contrast,
+                                                "flagged": fit.low_contrast},
     }
     registration.save(folder.transform_path(spec.case_id))
     result.seconds = time.perf_counter() - start

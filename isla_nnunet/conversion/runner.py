@@ -70,6 +70,7 @@ class ConversionSummary:
             "skipped": len(self.skipped),
             "failed": self.failed,
             "qc_flagged": self.flagged,
+            "mask_flagged": self._ids(lambda r: r.mask_flagged),
             "cases": [r.to_dict() for r in self.results],
         }
 
@@ -84,6 +85,12 @@ class ConversionSummary:
             f"  QC flag {r.case_id}: NCC {r.qc_score:.2f} below threshold, check its QC picture"
             for r in self.results
             if r.qc_flagged
+        ]
+        out += [
+            f"  mask flag {r.case_id}: mean DWI in the lesion mask is {r.mask_contrast:.2f} x the head's median "
+            f"(masks of their own DWI >= 1.7 x): check that the mask belongs to this scan"
+            for r in self.results
+            if r.mask_flagged
         ]
         return out
 

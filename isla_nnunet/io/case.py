@@ -31,6 +31,7 @@ from isla_nnunet.io.adc import compute_adc
 from isla_nnunet.io.bvalues import TARGET_B, read_diffusion
 from isla_nnunet.io.geometry import copy_grid, coverage, resample, same_grid
 from isla_nnunet.io.images import read_image
+from isla_nnunet.io.pairing import check_same_scan
 from isla_nnunet.io.units import ADC_UNIT_NAMES, CANONICAL_ADC_UNIT, detect_adc_unit, to_canonical_adc
 
 MIN_COVERAGE = 0.5
@@ -138,7 +139,8 @@ def load_case(
 
     Raises:
         ISLAError: unreadable or missing files, multi-volume DWI without b-values, no ADC and no b0,
-            an ADC in no known unit, an ADC/b0 that does not overlap the DWI, an ADC of one constant
+            an ADC in no known unit, an ADC/b0 that does not overlap the DWI, an ADC of another scan
+            (:mod:`isla_nnunet.io.pairing`), an ADC of one constant
             value, or values beyond :data:`MAX_MAGNITUDE`.
     """
     dwi_path = Path(dwi)
@@ -152,6 +154,7 @@ def load_case(
         adc_image = _finite_float(read_image(adc), Path(adc).name, is_map=True)
         unit = detect_adc_unit(adc_image, name=Path(adc).name)
         adc_image, resampled = on_dwi_grid(to_canonical_adc(adc_image, unit), trace, "ADC")
+        check_same_scan(trace, adc_image, f"ADC {Path(adc).name}")
         origin = "file, resampled to the DWI grid" if resampled else "file"
         sources["adc"] = os.fspath(adc)
     else:

@@ -61,7 +61,11 @@ def make_case(true: sitk.Transform, seed: int = 0, noise: float = 0.03) -> dict[
     brain_array = sitk.GetArrayFromImage(brain) > 0
     dwi_array = dwi_array * (1.0 + 1.5 * lesion) + noise * rng.standard_normal(dwi_array.shape) * brain_array
     dwi_array = np.clip(dwi_array, 0, None) * brain_array * 500.0
-    adc_array = np.where(brain_array, 0.85 - 0.4 * lesion, 0.0) + 0.02 * rng.standard_normal(dwi_array.shape)
+    # CSF, dark on the template DWI, has a high ADC: one scan's DWI and ADC are anti-correlated.
+    template = sitk.GetArrayFromImage(dwi)
+    csf = np.clip(1.0 - template / np.median(template[brain_array]), 0.0, 1.0)
+    adc_array = (np.where(brain_array, 0.85 + 1.5 * csf - 0.4 * lesion, 0.0)
+                 + 0.02 * rng.standard_normal(dwi_array.shape))
     out = {}
     for name, array in (
         ("dwi", dwi_array),
