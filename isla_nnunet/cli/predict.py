@@ -126,10 +126,9 @@ def _models(given: list[str] | None) -> list[str]:
 def _default_id(dwi: str) -> str:
     from pathlib import Path
 
+    from isla_nnunet.conversion.cases import case_id_from_name
     from isla_nnunet.io.images import image_suffix
 
     name = Path(dwi.rstrip("/\\")).name
     suffix = image_suffix(name)
-    stem = name[: -len(suffix)] if suffix else name
-    cleaned = "".join(c if c.isalnum() or c in "_.-" else "_" for c in stem).lstrip("_.-")
-    return cleaned or "case"
+    return case_id_from_name(name[: -len(suffix)] if suffix else name)

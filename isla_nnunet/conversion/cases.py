@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from isla_nnunet.errors import ISLAError
@@ -22,6 +23,23 @@ from isla_nnunet.errors import ISLAError
 ROLES = ("train", "test", "unlabeled")
 # nnU-Net splits "CASE_0000.nii.gz" on the last underscore; keep identifiers to file-safe characters.
 _CASE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def case_id_from_name(name: str) -> str:
+    """A valid case id made from a file or folder name: accents dropped, other characters '_'.
+
+    Ids a user types (a CSV's ``case_id``, ``--case-id``) are checked, not changed; ids the tool makes
+    from file names are made valid, so a scan called ``Müller_dwi.nii.gz`` is not refused.
+
+    Example:
+        >>> case_id_from_name("Müller Ærø (2)")
+        'Muller_r_2'
+        >>> case_id_from_name("患者")
+        'case'
+    """
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", plain).strip("_.-")
+    return cleaned or "case"
 
 
 @dataclass(frozen=True)

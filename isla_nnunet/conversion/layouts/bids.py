@@ -16,7 +16,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from isla_nnunet.conversion.cases import CaseSpec
+from isla_nnunet.conversion.cases import CaseSpec, case_id_from_name
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.io.images import image_suffix
 
@@ -71,7 +71,7 @@ def cases_by_suffix(root: str | os.PathLike, dwi: str, adc: str, lesion: str) ->
     for prefix, dwi_path in index.images(dwi):
         adc_path = index.find(f"{prefix}{adc}")
         mask = index.find(f"{prefix}{lesion}", prefer_derivatives=True)
-        specs.append(CaseSpec(prefix, str(dwi_path), adc=str(adc_path) if adc_path else None,
+        specs.append(CaseSpec(case_id_from_name(prefix), str(dwi_path), adc=str(adc_path) if adc_path else None,
                               lesion=str(mask) if mask else None))
     return specs
 
