@@ -116,13 +116,27 @@ def read_image(path: str | os.PathLike) -> sitk.Image:
     return volumes[0]
 
 
+def check_image_path(path: str | os.PathLike) -> Path:
+    """``path`` if its name ends in an image format this package writes, else raise.
+
+    Raises:
+        ISLAError: another suffix (``x.json``, ``x.png``, none).
+    """
+    if not image_suffix(path):
+        raise ISLAError(f"{Path(path).name} is not an image file name: end it with "
+                        f"{', '.join(IMAGE_SUFFIXES)}")
+    return Path(path)
+
+
 def write_image(image: sitk.Image, path: str | os.PathLike) -> Path:
     """Write ``image`` atomically (compressed when the format allows) and return the path.
 
     Raises:
-        ISLAError: ITK could not write it, or wrote less than the whole image (its NIfTI writer
-            reports a short write, e.g. on a full disk, without raising); ``path`` is then untouched.
+        ISLAError: a name without an image suffix, ITK could not write it, or wrote less than the
+            whole image (its NIfTI writer reports a short write, e.g. on a full disk, without
+            raising); ``path`` is then untouched.
     """
+    check_image_path(path)
     with atomic_output(path) as tmp:
         try:
             sitk.WriteImage(image, str(tmp), useCompression=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from isla_nnunet.io.images import read_image, write_image
+from isla_nnunet.io.images import check_image_path, read_image, write_image
 from isla_nnunet.preprocessing.registration import Registration
 
 
@@ -27,8 +27,10 @@ def map_file_to_native(
         keep_small_lesions: masks only: re-add one voxel for each component lost in resampling.
 
     Raises:
-        ISLAError: unreadable files, an image not on the reference grid, or a file that is no transform.
+        ISLAError: unreadable files, an image not on the reference grid, a file that is no transform,
+            or an ``output`` name without an image suffix.
     """
+    check_image_path(output)
     registration = Registration.load(transform)
     return write_image(registration.to_native(read_image(image), kind=kind, keep_small_lesions=keep_small_lesions),
                        output)
