@@ -8,7 +8,9 @@ from isla_nnunet.conversion import LAYOUTS, convert_dataset, discover_cases
 from isla_nnunet.conversion.qc import NCC_THRESHOLD
 from isla_nnunet.preprocessing import METHODS
 
-HELP = "Convert a dataset (ISLES'22, SOOP, CSV) into an nnU-Net raw dataset on the ISLA reference grid."
+HELP = ("Convert a dataset (ISLES'22, SOOP, CSV) into an nnU-Net raw dataset on the ISLA reference grid. "
+        "Exit status: 0 done, 1 a case failed, 2 refused, 3 converted but a case's registration QC or "
+        "lesion mask is flagged.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,4 +65,5 @@ def run(args: argparse.Namespace) -> int:
         binarize_masks=args.binarize_masks,
     )
     print("\n".join(summary.lines()))
-    return 1 if summary.failed else 0
+    # As isla predict: 1 a case failed, 3 every case converted but one needs a look (QC or mask flag).
+    return 1 if summary.failed else 3 if summary.flagged or summary.mask_flagged else 0

@@ -55,6 +55,10 @@ class ConversionSummary:
         return self._ids(lambda r: r.qc_flagged)
 
     @property
+    def mask_flagged(self) -> list[str]:
+        return self._ids(lambda r: r.mask_flagged)
+
+    @property
     def converted(self) -> list[str]:
         return self._ids(lambda r: r.status == "converted")
 
@@ -70,7 +74,7 @@ class ConversionSummary:
             "skipped": len(self.skipped),
             "failed": self.failed,
             "qc_flagged": self.flagged,
-            "mask_flagged": self._ids(lambda r: r.mask_flagged),
+            "mask_flagged": self.mask_flagged,
             "cases": [r.to_dict() for r in self.results],
         }
 

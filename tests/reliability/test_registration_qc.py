@@ -75,3 +75,12 @@ def test_cli_batch_exit_status_3(native_case, tmp_path, capsys, low_scores):
     out = capsys.readouterr().out
     assert status == 3, out
     assert "REGISTRATION QC FAILED c1" in out
+
+
+def test_convert_flagged_case_exit_status_3(native_case, tmp_path, capsys):
+    (tmp_path / "cases.csv").write_text(
+        f"case_id,dwi,adc,mask\nc1,{native_case['dwi']},{native_case['adc']},{native_case['msk']}\n")
+    status = main(["convert", str(tmp_path / "cases.csv"), "-o", str(tmp_path / "Dataset957_QC"), "--no-progress",
+                   "--qc-threshold", "0.99"])
+    out = capsys.readouterr().out
+    assert status == 3 and "QC flag c1" in out
