@@ -3,8 +3,9 @@
 Every stage is skipped when its output exists, and training resumes from nnU-Net's per-epoch
 ``checkpoint_latest.pth`` (``nnUNetv2_train ... --c``), so an interrupted run continues where it stopped:
 
-1. data: ``--train-cases + --val-cases`` labeled and ``--test-cases`` test cases of the ``source``
-   domain, simulated on the reference grid (``write_nnunet_dataset``, ``--workers`` processes);
+1. data: ``--train-cases + --val-cases`` labeled cases of the ``--domains`` (default ``source``; several
+   are taken in turn) and ``--test-cases`` test cases of the ``source`` domain, simulated on the
+   reference grid (``write_nnunet_dataset``, ``--workers`` processes);
 2. plan: ``isla plan`` with the default filters and a batch of ``--batch`` (2 suits 2 cores), and a
    ``splits_final.json`` whose fold 0 trains on the first ``--train-cases`` and validates on the rest;
 3. train: ``nnUNetv2_train ID 3d_fullres 0 -p ISLAPlans -tr ISLATrainer_B_CPU_<E>epochs -device cpu``.
@@ -67,6 +68,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=10, help="passes; ISLATrainer_B_CPU_<E>epochs must exist")
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="simulation seed")
+    parser.add_argument("--domains", default="source",
+                        help="training domains, comma-separated, taken in turn (test cases: source)")
     parser.add_argument("--workers", type=int, default=2, help="processes simulating, planning, evaluating")
     parser.add_argument("--augmentation-workers", type=int, default=1, help="nnUNet_n_proc_DA while training")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with the real cases")
@@ -124,11 +127,13 @@ class Run:
             return
         start = time.perf_counter()
         write_nnunet_dataset(self.root / "raw", DATASET_ID, DATASET_NAME,
-                             self.args.train_cases + self.args.val_cases, self.args.test_cases, "source",
-                             self.args.seed, progress=True, workers=self.args.workers)
+                             self.args.train_cases + self.args.val_cases, self.args.test_cases,
+                             self.args.domains.split(","), self.args.seed, test_domain="source",
+                             progress=True, workers=self.args.workers)
         size = sum(p.stat().st_size for p in self.raw.rglob("*") if p.is_file())
         self.results["data"] = {"simulate_wall_s": round(time.perf_counter() - start, 1),
-                                "raw_disk_mb": round(size / 2**20, 1), "workers": self.args.workers}
+                                "raw_disk_mb": round(size / 2**20, 1), "workers": self.args.workers,
+                                "domains": self.args.domains.split(",")}
         self.save()
 
     def plan(self) -> None:

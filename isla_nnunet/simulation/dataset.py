@@ -39,7 +39,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import nibabel as nib
@@ -92,7 +92,7 @@ def write_nnunet_dataset(
     name: str,
     n_train: int,
     n_test: int = 0,
-    domain: str | Domain = "source",
+    domain: str | Domain | Sequence[str | Domain] = "source",
     seed: int = 0,
     *,
     n_unlabeled: int = 0,
@@ -111,11 +111,12 @@ def write_nnunet_dataset(
         dataset_id: 1-999; refused when another dataset already uses the id.
         name: dataset name (letters, digits, ``_``, ``-``); the folder is ``Dataset{id:03d}_{name}``.
         n_train, n_test: labeled training and test cases, drawn from ``domain``.
-        domain: acquisition domain of the labeled cases; its grid is replaced by the reference grid.
+        domain: acquisition domain of the labeled cases (its grid is replaced by the reference grid),
+            or several, taken in turn (case i from ``domain[i % len(domain)]``) for a mixed dataset.
         seed: dataset seed; case seeds are derived from it (see :func:`case_seed`).
         n_unlabeled: images without labels, drawn from ``unlabeled_domain`` (for Mean Teacher).
         test_domain: domain of the test cases when it differs from ``domain`` (e.g. train on
-            "source", test on "target").
+            "source", test on "target"); default: the (first) labeled domain.
         adc_unit: store every ADC in this unit (mm^2/s per value; default the project's canonical
             1e-6, as ``isla convert`` writes), or ``None`` to keep each domain's own unit.
         pattern_weights: lesion pattern probabilities (see ``lesions.DEFAULT_PATTERN_WEIGHTS``).
@@ -138,7 +139,10 @@ def write_nnunet_dataset(
         raise ISLAError(f"workers must be >= 1, got {workers}")
     if adc_unit is not None and not adc_unit > 0:
         raise ISLAError(f"ADC unit must be a positive number of mm^2/s (e.g. 1e-6) or None, got {adc_unit}")
-    labeled, unlabeled = get_domain(domain), get_domain(unlabeled_domain)
+    mixture = [get_domain(d) for d in ([domain] if isinstance(domain, str | Domain) else domain)]
+    if not mixture:
+        raise ISLAError("no simulation domain given: name at least one, e.g. source")
+    labeled, unlabeled = mixture[0], get_domain(unlabeled_domain)
     tested = get_domain(test_domain) if test_domain is not None else labeled
     raw_root = Path(raw_root)
     folder = raw_root / f"Dataset{int(dataset_id):03d}_{name}"
@@ -147,7 +151,7 @@ def write_nnunet_dataset(
         raise ISLAError(f"dataset id {dataset_id} is already used by {others[0]}; choose another id")
     _check_overwrite([folder], overwrite)
 
-    plan = [("train", i, labeled) for i in range(n_train)]
+    plan = [("train", i, mixture[i % len(mixture)]) for i in range(n_train)]
     plan += [("test", i, tested) for i in range(n_test)]
     plan += [("unlabeled", i, unlabeled) for i in range(n_unlabeled)]
     folders = {
@@ -178,7 +182,8 @@ def write_nnunet_dataset(
             "labels": LABELS,
             "numTraining": n_train,
             "file_ending": FILE_ENDING,
-            "simulation": {"domain": labeled.name, "test_domain": tested.name, "seed": int(seed)},
+            "simulation": {"domain": "+".join(d.name for d in mixture), "test_domain": tested.name,
+                           "seed": int(seed)},
             "isla": {
                 "reference_grid": {
                     "shape_xyz": list(reference.SHAPE_XYZ),

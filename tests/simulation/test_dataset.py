@@ -124,3 +124,11 @@ def test_native_cases(tmp_path):
     assert np.array_equal(np.asarray(nib.load(files["msk"]).dataobj), case.lesion)
     with pytest.raises(ISLAError, match="overwrite"):
         write_native_cases(tmp_path, 1, "soop-like", seed=2)
+
+
+def test_mixed_domains_are_taken_in_turn(tmp_path):
+    folder = write_nnunet_dataset(tmp_path, 989, "Mix", 4, 1, ["source", "target"])
+    assert json.loads((folder / "dataset.json").read_text())["simulation"]["domain"] == "source+target"
+    cases = json.loads((folder / "simulation.json").read_text())["cases"]
+    domains = [cases[f"case_{i:04d}"]["acquisition"]["domain"] for i in range(5)]
+    assert domains == ["source", "target", "source", "target", "source"]  # the test case: the first domain
