@@ -31,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Exit status of a command that wrote its outputs but flagged a case for a look (registration QC, a lesion
+# mask of low contrast), so that a script cannot take it for a clean result; 1 is "a case failed", 2 "refused".
+EXIT_FLAGGED = 3
+
 # Arguments naming what a command writes; each is checked for writability before the command starts.
 OUTPUT_ARGUMENTS = ("output", "workdir")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from isla_nnunet.cli import EXIT_FLAGGED
 from isla_nnunet.conversion import LAYOUTS, convert_dataset, discover_cases
 from isla_nnunet.conversion.qc import NCC_THRESHOLD
 from isla_nnunet.preprocessing import METHODS
@@ -65,5 +66,4 @@ def run(args: argparse.Namespace) -> int:
         binarize_masks=args.binarize_masks,
     )
     print("\n".join(summary.lines()))
-    # As isla predict: 1 a case failed, 3 every case converted but one needs a look (QC or mask flag).
-    return 1 if summary.failed else 3 if summary.flagged or summary.mask_flagged else 0
+    return 1 if summary.failed else EXIT_FLAGGED if summary.flagged or summary.mask_flagged else 0

@@ -5,14 +5,11 @@ from __future__ import annotations
 import argparse
 import time
 
+from isla_nnunet.cli import EXIT_FLAGGED
 from isla_nnunet.conversion import LAYOUTS
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.nnunet_env import PRECISION_SETTINGS
 from isla_nnunet.prediction.models import DEFAULT_CHECKPOINT, DEVICES
-
-# Exit statuses beyond 0 (done) and 2 (refused, one-line error): 1 a batch case failed, 3 a mask was
-# written but its registration QC failed, so a script cannot take it for a clean result.
-QC_FAILED = 3
 
 HELP = ("Predict lesion masks from native DWI/ADC with one nnU-Net model or an ensemble (ISLA-ENS, or "
         "--vote), back in native space, with volumes, a report and a QC picture. Exit status: 0 done, "
@@ -99,14 +96,14 @@ def run(args: argparse.Namespace) -> int:
             result = predict_case(spec, models, args.output, settings, case=case, read_seconds=read_seconds)
         print(result.summary)
         print(f"  report: {result.outdir / 'report.json'}   picture: {result.outdir / 'qc.png'}")
-        return QC_FAILED if registration_failed(result.report["registration"]) else 0
+        return EXIT_FLAGGED if registration_failed(result.report["registration"]) else 0
     specs = discover_cases(args.input, layout=args.layout)
     ModelSet.check(args.model, args.folds, args.checkpoint)
     with ModelSet.load(args.model, args.device, args.tta, args.folds, args.checkpoint, args.precision) as models:
         summary = predict_batch(specs, models, args.output, settings, progress=not args.no_progress,
                                 echo=print)
     print("\n".join(summary.lines()))
-    return 1 if summary.failed else QC_FAILED if summary.registration_failed else 0
+    return 1 if summary.failed else EXIT_FLAGGED if summary.registration_failed else 0
 
 
 def _models(given: list[str] | None) -> list[str]:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cc3d
 import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
@@ -53,10 +54,7 @@ def head_support(values: np.ndarray) -> np.ndarray:
     if positive.size == 0:
         return np.zeros(values.shape, bool)
     support = ndimage.binary_fill_holes(values > 0.05 * np.percentile(positive, 99))
-    labels, count = ndimage.label(support)
-    if count > 1:
-        support = labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
-    return support
+    return cc3d.largest_k(support, k=1, connectivity=6) > 0
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,9 @@ QC_PNG = "qc.png"
 TRANSFORM = "transform.json"
 REFERENCE_FILES = ("dwi_reference.nii.gz", "adc_reference.nii.gz", "lesion_probability_reference.nii.gz",
                    "lesion_mask_reference.nii.gz")
+CASE_OUTPUTS = (MASK, PROBABILITY, LESIONS, QC_PNG, TRANSFORM, REPORT)
 # Every file a case's output folder can receive; --overwrite replaces these and touches nothing else.
-OWN_OUTPUTS = (MASK, PROBABILITY, LESIONS, QC_PNG, TRANSFORM, REPORT, *REFERENCE_FILES)
+OWN_OUTPUTS = (*CASE_OUTPUTS, *REFERENCE_FILES)
 
 
 @dataclass(frozen=True)
@@ -259,9 +260,7 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
     reference_voxel_ml = float(np.prod(reference.SPACING_XYZ)) / 1000.0
     title = (f"{case.case_id}   lesion {totals['total_volume_ml']:.2f} ml, {totals['count']} lesion(s), "
              f"{totals['stroke_pattern']}   ({len(models)} model{'s' if len(models) > 1 else ''})")
-    outputs = [MASK, PROBABILITY, LESIONS, QC_PNG, TRANSFORM, REPORT]
-    if settings.save_reference:
-        outputs += list(REFERENCE_FILES)
+    outputs = list(OWN_OUTPUTS if settings.save_reference else CASE_OUTPUTS)
     outdir.parent.mkdir(parents=True, exist_ok=True)
     remove_dead_staging(outdir.parent, outdir.name)  # what a killed run on this case left behind
     staging = outdir.parent / staging_name(outdir.name)

@@ -18,11 +18,12 @@ import pytest
 import torch
 
 from isla_nnunet.attention_maps import load_predictor
-from isla_nnunet.cli import main
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.io.checkpoints import check_checkpoint_name, load_checkpoint
 from isla_nnunet.prediction.shipped import shipped_model_folder
 from isla_nnunet.training.trainer import ISLATrainer
+
+from .helpers import refused
 
 
 class Payload:
@@ -135,13 +136,7 @@ def test_checkpoint_names_refused(name):
 
 
 def _predict_refused(capsys, argv: list, message: str, out: Path) -> str:
-    status = main(["predict", *map(str, argv)])
-    err = capsys.readouterr().err.strip()
-    assert status == 2, err
-    assert err.startswith("isla predict: error: ") and "\n" not in err, err
-    assert message in err, err
-    assert not out.exists()
-    return err
+    return refused(capsys, ["predict", *argv], message, out)
 
 
 def test_isla_predict_refuses_a_poisoned_model_folder(native_case, poisoned_model, capsys, tmp_path):

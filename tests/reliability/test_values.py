@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from isla_nnunet.cli import main
+from .helpers import refused
 
 
 def _like(reference_path, array, path) -> str:
@@ -21,13 +21,7 @@ def _like(reference_path, array, path) -> str:
 
 
 def _refused(capsys, argv, message, out):
-    status = main(["predict", *map(str, argv), "-o", str(out), "--device", "cpu"])
-    err = capsys.readouterr().err.strip()
-    assert status == 2, err
-    assert err.startswith("isla predict: error: ") and "\n" not in err, err
-    assert message in err, err
-    assert not out.exists()
-    return err
+    return refused(capsys, ["predict", *argv, "-o", out, "--device", "cpu"], message, out)
 
 
 def test_constant_adc(native_case, tmp_path, capsys):

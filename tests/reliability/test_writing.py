@@ -9,22 +9,15 @@ from pathlib import Path
 import pytest
 import SimpleITK as sitk
 
-from isla_nnunet.cli import main
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.io import images
 from isla_nnunet.io.images import write_image
 from isla_nnunet.io.writable import check_writable
 from isla_nnunet.prediction import pipeline
 
+from .helpers import refused
+
 READ_ONLY = Path("/sys/isla-nnunet-test")  # /sys takes no new files, even from root
-
-
-def _one_line_error(capsys, argv) -> str:
-    status = main(argv)
-    err = capsys.readouterr().err.strip()
-    assert status == 2, err
-    assert err.startswith(f"isla {argv[0]}: error: ") and "\n" not in err, err
-    return err
 
 
 @pytest.fixture
@@ -44,7 +37,7 @@ def a_file(tmp_path) -> Path:
 ])
 def test_output_under_a_file_is_refused_first(native_case, a_file, capsys, command):
     argv = [str(a) for a in command(native_case, a_file / "out")]
-    err = _one_line_error(capsys, argv)
+    err = refused(capsys, argv)
     assert f"{a_file} is a file, not a folder" in err
 
 
@@ -52,7 +45,7 @@ def test_output_under_a_file_is_refused_first(native_case, a_file, capsys, comma
 def test_read_only_folder_is_refused_first(native_case, capsys):
     with pytest.raises(ISLAError, match="cannot write .*give an output path you can write to"):
         check_writable(READ_ONLY / "out")
-    err = _one_line_error(capsys, ["predict", "--dwi", str(native_case["dwi"]), "--adc", str(native_case["adc"]),
+    err = refused(capsys, ["predict", "--dwi", str(native_case["dwi"]), "--adc", str(native_case["adc"]),
                                    "-o", str(READ_ONLY / "out")])
     assert "cannot write" in err
 
@@ -77,7 +70,7 @@ def test_disk_full_during_predict(native_case, tmp_path, capsys, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(pipeline, "write_image", full)
-    err = _one_line_error(capsys, ["predict", "--dwi", str(native_case["dwi"]), "--adc", str(native_case["adc"]),
+    err = refused(capsys, ["predict", "--dwi", str(native_case["dwi"]), "--adc", str(native_case["adc"]),
                                    "-o", str(tmp_path / "out"), "--device", "cpu"])
     assert "the disk is full" in err and "nothing is half-written" in err
     assert list(tmp_path.iterdir()) == []  # no output folder, no staging folder
