@@ -8,6 +8,9 @@ Usage:
     python scripts/render_simulated_cases.py                       # -> docs/images/simulated_cases.png
     python scripts/render_simulated_cases.py --real ../shared/data -o /tmp/simulated_vs_real.png
 
+``--randomisation`` shows one row per domain-randomisation option instead, each switched on alone
+on the same subject (seed 107, source domain), so every option can be judged beside the real cases.
+
 ``--real`` adds the real ISLES'22 and SOOP cases (see ../shared/data/SOURCES.md) for inspection; that
 picture contains real data and is refused inside the repository.
 """
@@ -15,7 +18,7 @@ picture contains real data and is refused inside the repository.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import matplotlib
@@ -26,6 +29,8 @@ import nibabel as nib  # noqa: E402
 import numpy as np  # noqa: E402
 
 from isla_nnunet.simulation import simulate_case  # noqa: E402
+from isla_nnunet.simulation.domains import get_domain  # noqa: E402
+from isla_nnunet.simulation.randomisation import RANDOMISED, Randomisation  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO / "docs" / "images" / "simulated_cases.png"
@@ -69,10 +74,23 @@ def _to_ras(array: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, tuple[fl
     return ras, tuple(float(s) for s in spacing)
 
 
-def simulated_rows() -> list[Row]:
+def randomisation_rows(seed: int = 107) -> list[Row]:
+    """One row per option of the ``randomised`` preset, switched on alone (the mapping error shows
+    only once a case is mapped onto the reference grid, so it has no row)."""
+    plans = []
+    for name in RANDOMISED.active():
+        if name != "registration_jitter":
+            options = Randomisation(**{name: getattr(RANDOMISED, name)})
+            plans.append((seed, replace(get_domain("source"), name=f"source + {name}", randomisation=options),
+                          "mixed", 30.0))
+    return simulated_rows(plans)
+
+
+def simulated_rows(plans=SIMULATED) -> list[Row]:
     rows = []
-    for seed, domain, pattern, volume in SIMULATED:
+    for seed, domain, pattern, volume in plans:
         case = simulate_case(seed, domain, pattern=pattern, volume_ml=volume)
+        domain = get_domain(domain).name
         dwi, spacing = _to_ras(case.dwi.astype(np.float32), case.affine)
         adc, _ = _to_ras(case.adc.astype(np.float32) * case.acquisition.adc_unit, case.affine)
         lesion, _ = _to_ras(case.lesion, case.affine)
@@ -138,12 +156,15 @@ def main() -> None:
     parser.add_argument(
         "-o", "--output", type=Path, help=f"PNG path (default {DEFAULT_OUTPUT.relative_to(REPO)})"
     )
+    parser.add_argument("--randomisation", action="store_true",
+                        help="one row per domain-randomisation option instead of the preset rows")
     parser.add_argument("--dpi", type=int, default=110)
     args = parser.parse_args()
     output = (args.output or DEFAULT_OUTPUT).resolve()
     if args.real is not None and output.is_relative_to(REPO):
         parser.error("a picture with real cases must not go into the repository; pass -o /tmp/...")
-    rows = simulated_rows() + (real_rows(args.real) if args.real is not None else [])
+    rows = randomisation_rows() if args.randomisation else simulated_rows()
+    rows += (real_rows(args.real) if args.real is not None else [])
     render(rows, output, args.dpi)
     print(f"{output} ({output.stat().st_size // 1024} KB)")
 

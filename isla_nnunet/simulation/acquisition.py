@@ -24,6 +24,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import ndimage
 
@@ -76,6 +78,9 @@ def acquire(
     acquisition: Acquisition,
     spacing_xyz,
     rng: np.random.Generator,
+    *,
+    keep: np.ndarray | None = None,
+    dwi_curve: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Turn noise-free signals into stored DWI and ADC arrays.
 
@@ -88,13 +93,18 @@ def acquire(
         acquisition: the scan's settings.
         spacing_xyz: voxel spacing in mm.
         rng: noise and bias-field generator.
+        keep: region the stored images keep (default: ``brain`` when skull-stripped, else
+            ``field_of_view``), e.g. an imperfect skull stripping's mask.
+        dwi_curve: monotone map applied to the DWI normalised to its brain median, after the gamma
+            (a vendor's windowing).
 
     Returns:
         ``(dwi, adc)``: float32, or int16 when ``acquisition.integer_max`` is set; ADC in
         ``acquisition.adc_unit`` units.
     """
     shape = images.s0.shape
-    keep = brain if acquisition.skull_stripped else field_of_view
+    if keep is None:
+        keep = brain if acquisition.skull_stripped else field_of_view
     bias = _bias_field(shape, spacing_xyz, keep, acquisition.bias_strength, rng)
     wm = TISSUES["wm"]
     sigma = wm.s0 * np.exp(-acquisition.b_value * wm.adc) / acquisition.snr
@@ -114,7 +124,10 @@ def acquire(
     np.clip(adc, 0.0, ADC_MAX, out=adc)
 
     reference_level = np.float32(np.median(dwi[brain])) if brain.any() else np.float32(1.0)
-    dwi = (dwi / reference_level) ** np.float32(acquisition.gamma) * np.float32(acquisition.dwi_median)
+    dwi = (dwi / reference_level) ** np.float32(acquisition.gamma)
+    if dwi_curve is not None:
+        dwi = dwi_curve(dwi)
+    dwi = dwi * np.float32(acquisition.dwi_median)
     dwi[~keep] = 0.0
     adc /= np.float32(acquisition.adc_unit)
     if acquisition.integer_max is not None:

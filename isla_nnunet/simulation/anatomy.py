@@ -80,12 +80,19 @@ TISSUES: dict[str, Tissue] = {
 }
 
 
-def jittered_tissues(rng: np.random.Generator, tissues: Mapping[str, Tissue] = TISSUES) -> dict[str, Tissue]:
-    """Per-subject tissue values: ADC and S0 each scaled by a factor drawn from N(1, 3%) and N(1, 5%)."""
-    return {
+def jittered_tissues(rng: np.random.Generator, tissues: Mapping[str, Tissue] = TISSUES,
+                     factors: Mapping[str, tuple[float, float]] | None = None) -> dict[str, Tissue]:
+    """Per-subject tissue values: ADC and S0 each scaled by a factor drawn from N(1, 3%) and N(1, 5%).
+
+    ``factors`` (tissue -> (S0, ADC) multipliers, e.g. from domain randomisation) scale them further.
+    """
+    out = {
         name: replace(t, adc=t.adc * float(rng.normal(1.0, 0.03)), s0=t.s0 * float(rng.normal(1.0, 0.05)))
         for name, t in tissues.items()
     }
+    for name, (s0, adc) in (factors or {}).items():
+        out[name] = replace(out[name], s0=out[name].s0 * s0, adc=out[name].adc * adc)
+    return out
 
 
 def _template_path(key: str) -> Path:
@@ -159,7 +166,8 @@ def _prefiltered(spacing_xyz: tuple[float, float, float], name: str) -> np.ndarr
     return np.round(np.clip(smooth, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def tissue_fractions(grid: Grid, voxel_to_mni: np.ndarray, head: bool = False) -> dict[str, np.ndarray]:
+def tissue_fractions(grid: Grid, voxel_to_mni: np.ndarray, head: bool = False,
+                     displacement_mm: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Tissue fractions sampled on ``grid``.
 
     Args:
@@ -167,25 +175,38 @@ def tissue_fractions(grid: Grid, voxel_to_mni: np.ndarray, head: bool = False) -
         voxel_to_mni: 4x4 map from grid voxel indices to template (MNI) millimetres; for an unposed
             subject on the reference grid it is ``grid.affine()``.
         head: also return ``"skull"`` and ``"scalp"`` (for images that are not skull-stripped).
+        displacement_mm: optional ``(3, *grid.shape_xyz)`` field added to each voxel's template
+            position (MNI mm): a deformed anatomy.
 
     Returns:
         ``{"gm", "wm", "csf"[, "skull", "scalp"]}`` -> float32 arrays of ``grid.shape_xyz``, in [0, 1].
     """
     template = _template()
-    voxel_map = np.linalg.inv(template.affine) @ np.asarray(voxel_to_mni, dtype=float)
+    to_template = np.linalg.inv(template.affine)
+    voxel_map = to_template @ np.asarray(voxel_to_mni, dtype=float)
     spacing = tuple(round(float(s), 3) for s in grid.spacing_xyz)
+    coordinates = None
+    if displacement_mm is not None:
+        index = np.indices(grid.shape_xyz, dtype=np.float32)
+        coordinates = np.einsum("ij,j...->i...", voxel_map[:3, :3].astype(np.float32), index)
+        coordinates += np.einsum("ij,j...->i...", to_template[:3, :3].astype(np.float32), displacement_mm)
+        coordinates += voxel_map[:3, 3].astype(np.float32)[:, None, None, None]
     out = {}
     for name in BRAIN_TISSUES + (HEAD_TISSUES if head else ()):
-        sampled = ndimage.affine_transform(
-            _prefiltered(spacing, name),
-            voxel_map[:3, :3],
-            offset=voxel_map[:3, 3],
-            output_shape=grid.shape_xyz,
-            order=1,
-            output=np.float32,
-            mode="constant",
-            cval=0.0,
-        )
+        if coordinates is None:
+            sampled = ndimage.affine_transform(
+                _prefiltered(spacing, name),
+                voxel_map[:3, :3],
+                offset=voxel_map[:3, 3],
+                output_shape=grid.shape_xyz,
+                order=1,
+                output=np.float32,
+                mode="constant",
+                cval=0.0,
+            )
+        else:
+            sampled = ndimage.map_coordinates(_prefiltered(spacing, name), coordinates, order=1,
+                                              output=np.float32, mode="constant", cval=0.0)
         out[name] = sampled * np.float32(1.0 / 255.0)
     return out
 

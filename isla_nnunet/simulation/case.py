@@ -19,13 +19,13 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from isla_nnunet import reference
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.simulation import anatomy
+from isla_nnunet.simulation import anatomy, mimics, randomisation
 from isla_nnunet.simulation.acquisition import acquire
 from isla_nnunet.simulation.domains import Acquisition, Domain, get_domain
 from isla_nnunet.simulation.geometry import Grid, RigidPose, get_grid
@@ -44,11 +44,13 @@ class SimulatedCase:
 
     Attributes:
         dwi, adc: stored images (float32 or int16 as the domain says); ADC in ``acquisition.adc_unit``.
-        lesion: uint8 {0, 1} ground truth. brain_mask: uint8 {0, 1} intracranial mask.
+        lesion: uint8 {0, 1} ground truth. brain_mask: uint8 {0, 1} intracranial mask, or the region an
+            imperfect skull stripping kept (domain randomisation), where the truth is cut to it.
         affine: 4x4 voxel -> scanner world (RAS+ mm) of all arrays.
         pose: head pose; ``pose.inverse_matrix()`` maps scanner world to the reference world.
         anatomy_scale: per-axis scale of the subject's brain about the reference centre (x, y, z).
         acquisition, lesion_spec, seed, grid: the settings used.
+        mimics: kinds of the unlabelled look-alikes drawn (domain randomisation; see ``mimics``).
     """
 
     dwi: np.ndarray
@@ -62,6 +64,7 @@ class SimulatedCase:
     lesion_spec: LesionSpec
     seed: int
     grid: Grid
+    mimics: tuple[str, ...] = ()
 
     @property
     def lesion_volume_ml(self) -> float:
@@ -82,6 +85,7 @@ class SimulatedCase:
             "lesion": {**self.lesion_spec.to_dict(), "mask_volume_ml": round(self.lesion_volume_ml, 4)},
             "pose": self.pose.to_dict(),
             "anatomy_scale": list(self.anatomy_scale),
+            "mimics": list(self.mimics),
         }
 
 
@@ -121,24 +125,53 @@ def simulate_case(
     if lesion is not None and (pattern is not None or volume_ml is not None):
         raise ISLAError("pass either a LesionSpec or pattern/volume_ml, not both")
     settings = get_domain(domain)
-    grid = get_grid(grid if grid is not None else settings.grid)
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(5)]
     rng_acquisition, rng_pose, rng_anatomy, rng_lesion, rng_noise = streams
 
+    options = settings.randomisation
+    drawn = options.streams(seed)
+    if grid is None and options.native_slices_mm is not None:
+        grid = options.sample_grid(drawn["native_slices_mm"])
+    grid = get_grid(grid if grid is not None else settings.grid)
+
     acquisition = settings.sample(rng_acquisition)
+    if options.b_value is not None:
+        acquisition = replace(acquisition, b_value=round(float(drawn["b_value"].uniform(*options.b_value)), 1))
     if pose is None:
         pose = RigidPose.random(rng_pose, settings.max_rotation_deg, settings.max_translation_mm)
     scale = tuple(float(v) for v in rng_anatomy.uniform(*ANATOMY_SCALE_RANGE, 3))
-    tissues = anatomy.jittered_tissues(rng_anatomy)
+    factors = None
+    if options.tissue_contrast > 0:
+        factors = randomisation.tissue_factors(anatomy.TISSUES, options.tissue_contrast,
+                                               drawn["tissue_contrast"])
+    tissues = anatomy.jittered_tissues(rng_anatomy, factors=factors)
     if lesion is None:
         lesion = sample_lesion_spec(rng_lesion, pattern, volume_ml, pattern_weights)
+        if options.lesion_adc_reduction is not None:
+            reduction = float(drawn["lesion_adc_reduction"].uniform(*options.lesion_adc_reduction))
+            lesion = replace(lesion, adc_reduction=reduction)
+        if options.lesion_t2_gain is not None:
+            lesion = replace(lesion, t2_gain=float(drawn["lesion_t2_gain"].uniform(*options.lesion_t2_gain)))
 
     affine = grid.affine()
     voxel_to_mni = _anatomy_to_template(scale) @ pose.inverse_matrix() @ affine
-    fractions = anatomy.tissue_fractions(grid, voxel_to_mni, head=not acquisition.skull_stripped)
+    deformation = None
+    if options.deformation_mm > 0:
+        deformation = randomisation.displacement(grid.shape_xyz, grid.spacing_xyz, options.deformation_mm,
+                                                 drawn["deformation_mm"])
+    imperfect_stripping = acquisition.skull_stripped and options.skull_strip_error_mm > 0
+    fractions = anatomy.tissue_fractions(grid, voxel_to_mni, head=not acquisition.skull_stripped
+                                         or imperfect_stripping, displacement_mm=deformation)
+    if options.atrophy > 0:
+        level = float(drawn["atrophy"].uniform(0.0, options.atrophy))
+        fractions = randomisation.atrophy(fractions, grid.spacing_xyz, level)
     parenchyma = fractions["gm"] + fractions["wm"]
     brain = (parenchyma + fractions["csf"]) >= 0.5
     field_of_view = sum(fractions.values()) >= 0.3
+    keep = None
+    if imperfect_stripping:
+        keep = randomisation.stripped_brain(brain, grid.spacing_xyz, options.skull_strip_error_mm,
+                                            drawn["skull_strip_error_mm"]) & field_of_view
 
     lesions = simulate_lesions(lesion, parenchyma, voxel_to_mni, grid.spacing_xyz, rng_lesion)
     # The T2 rise follows the ADC drop's spatial profile; both sit on the subject's regional variation.
@@ -149,13 +182,28 @@ def simulate_case(
     adc_factor = (1.0 - lesions.adc_reduction) * np.exp(
         np.float32(ADC_VARIATION) * anatomy.smooth_texture(grid.shape_xyz, grid.spacing_xyz, rng_anatomy)
     )
+    mimic_kinds: tuple[str, ...] = ()
+    if options.mimics > 0:
+        found = mimics.simulate_mimics(options.mimics, parenchyma, lesions.mask, voxel_to_mni,
+                                       grid.spacing_xyz, drawn["mimics"])
+        s0_factor, adc_factor = s0_factor * found.s0_factor, adc_factor * found.adc_factor
+        mimic_kinds = found.kinds
     clean = anatomy.diffusion_images(fractions, acquisition.b_value, tissues, adc_factor, s0_factor)
-    dwi, adc = acquire(clean, brain, field_of_view, acquisition, grid.spacing_xyz, rng_noise)
+    if options.susceptibility > 0 and drawn["susceptibility"].random() < options.susceptibility:
+        s0_field, dwi_field = mimics.susceptibility_fields(grid.shape_xyz, voxel_to_mni, drawn["susceptibility"])
+        clean = replace(clean, s0=clean.s0 * s0_field, dwi=clean.dwi * dwi_field)
+        mimic_kinds += ("susceptibility",)
+    curve = None
+    if options.contrast_curve > 0:
+        curve = randomisation.contrast_curve(options.contrast_curve, drawn["contrast_curve"])
+    dwi, adc = acquire(clean, brain, field_of_view, acquisition, grid.spacing_xyz, rng_noise,
+                       keep=keep, dwi_curve=curve)
+    truth = lesions.mask if keep is None else lesions.mask & keep
     return SimulatedCase(
         dwi=dwi,
         adc=adc,
-        lesion=lesions.mask.astype(np.uint8),
-        brain_mask=brain.astype(np.uint8),
+        lesion=truth.astype(np.uint8),
+        brain_mask=(brain if keep is None else keep).astype(np.uint8),
         affine=affine,
         pose=pose,
         anatomy_scale=scale,
@@ -163,4 +211,5 @@ def simulate_case(
         lesion_spec=lesion,
         seed=int(seed),
         grid=grid,
+        mimics=mimic_kinds,
     )

@@ -53,6 +53,7 @@ from isla_nnunet.nnunet_layout import CHANNEL_NAMES, FILE_ENDING, LABELS, UNLABE
 from isla_nnunet.simulation.case import SimulatedCase, simulate_case
 from isla_nnunet.simulation.domains import Domain, get_domain
 from isla_nnunet.simulation.geometry import GRIDS
+from isla_nnunet.simulation.to_reference import reference_arrays
 from isla_nnunet.worker_exit import exit_with_parent
 
 # Seed streams per split, so adding test or unlabeled cases never changes the training cases.
@@ -219,15 +220,26 @@ def write_nnunet_dataset(
 def _write_reference_case(job, *, staging: Path, adc_unit: float | None,
                           pattern_weights: dict | None) -> tuple[str, dict]:
     case_id, split, seed, case_domain, (images, labels) = job
-    case = simulate_case(seed, case_domain, grid=GRIDS["reference"], pattern_weights=pattern_weights)
-    _save_nifti(case.dwi, case.affine, staging / images / f"{case_id}_0000{FILE_ENDING}")
-    adc = case.adc
-    if adc_unit is not None:
-        adc = (adc * np.float32(case.acquisition.adc_unit / adc_unit)).astype(np.float32)
-    _save_nifti(adc, case.affine, staging / images / f"{case_id}_0001{FILE_ENDING}")
+    options = case_domain.randomisation
+    if options.native_slices_mm is None:
+        case = simulate_case(seed, case_domain, grid=GRIDS["reference"], pattern_weights=pattern_weights)
+        dwi, adc, lesion = case.dwi, case.adc, case.lesion
+        if adc_unit is not None:
+            adc = (adc * np.float32(case.acquisition.adc_unit / adc_unit)).astype(np.float32)
+        record = case.metadata()
+    else:
+        # Native grid first, then onto the reference grid the way isla predict maps a scan.
+        case = simulate_case(seed, case_domain, pattern_weights=pattern_weights)
+        jitter = options.sample_jitter(options.streams(seed)["registration_jitter"])
+        dwi, adc, lesion = reference_arrays(case, jitter, adc_unit=adc_unit)
+        record = {**case.metadata(), "registration_jitter": jitter.to_dict(),
+                  "reference_lesion_volume_ml": round(float(lesion.sum()) * GRIDS["reference"].voxel_volume_ml, 4)}
+    affine = reference.affine()
+    _save_nifti(dwi, affine, staging / images / f"{case_id}_0000{FILE_ENDING}")
+    _save_nifti(adc, affine, staging / images / f"{case_id}_0001{FILE_ENDING}")
     if labels is not None:
-        _save_nifti(case.lesion, case.affine, staging / labels / f"{case_id}{FILE_ENDING}")
-    return case_id, {"split": split, **case.metadata()}
+        _save_nifti(lesion, affine, staging / labels / f"{case_id}{FILE_ENDING}")
+    return case_id, {"split": split, **record}
 
 
 @contextlib.contextmanager

@@ -18,10 +18,12 @@ Example:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from dataclasses import field as dataclass_field
 
 import numpy as np
 
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.simulation.randomisation import RANDOMISED, Randomisation
 
 ADC_UNITS = (1e-3, 1e-6)
 
@@ -64,6 +66,7 @@ class Domain:
         dwi_median: median brain DWI intensity in stored units.
         integer_max: store DWI and ADC as int16 clipped to [0, integer_max] (e.g. 4095), or floats if None.
         max_rotation_deg / max_translation_mm: the head pose range, per axis (see RigidPose).
+        randomisation: domain-randomisation options (see :mod:`~isla_nnunet.simulation.randomisation`).
     """
 
     name: str
@@ -80,6 +83,7 @@ class Domain:
     integer_max: int | None = None
     max_rotation_deg: tuple[float, float, float] = (3.0, 2.0, 3.0)
     max_translation_mm: tuple[float, float, float] = (3.0, 3.0, 2.0)
+    randomisation: Randomisation = dataclass_field(default_factory=Randomisation)
 
     def __post_init__(self):
         if self.b_value <= 0:
@@ -155,6 +159,18 @@ DOMAINS: dict[str, Domain] = {
             integer_max=4095,
             max_rotation_deg=(12.0, 4.0, 6.0),
             max_translation_mm=(6.0, 8.0, 6.0),
+        ),
+        Domain(
+            "randomised",
+            "every look at once: native grids 2-6.5 mm mapped as isla predict maps scans, b700-1400, "
+            "SNR 8-50, strong bias, random contrast, mimics, imperfect skull stripping",
+            snr=(8.0, 50.0),
+            bias_strength=(0.0, 0.3),
+            gamma=(0.7, 1.3),
+            noise_correlation_mm=1.0,
+            max_rotation_deg=(12.0, 4.0, 6.0),
+            max_translation_mm=(6.0, 8.0, 6.0),
+            randomisation=RANDOMISED,
         ),
     )
 }

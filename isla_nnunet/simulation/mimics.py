@@ -1,0 +1,142 @@
+"""Things that look bright on DWI but are not acute infarcts, so a model learns to leave them out.
+
+- *T2 shine-through* (white-matter hyperintensities, gliosis): a long T2 raises the b=0 signal, so
+  the DWI is bright although the ADC is normal or raised (Burdette et al., Radiology
+  1999;212:333-339).
+- *Chronic infarcts*: old territorial or lacunar infarcts with a high ADC (towards CSF) and a raised
+  T2; bright on ADC, iso- or hypo-intense on DWI.
+- *Susceptibility artefacts*: echo-planar DWI piles signal up (bright) and drops it out (dark) next to
+  air and bone at the skull base (frontal sinuses, temporal bones). Both b-values are hit, not quite
+  equally, so the ADC there is off too.
+
+Mimics never overlap the acute lesion (they keep 4 mm away) and are never labelled.
+
+Example:
+    >>> import numpy as np
+    >>> from isla_nnunet.simulation import anatomy, geometry
+    >>> from isla_nnunet.simulation.mimics import simulate_mimics
+    >>> grid = geometry.get_grid("reference")
+    >>> fractions = anatomy.tissue_fractions(grid, grid.affine())
+    >>> parenchyma = fractions["gm"] + fractions["wm"]
+    >>> none = np.zeros(grid.shape_xyz, bool)
+    >>> mimics = simulate_mimics(2.0, parenchyma, none, grid.affine(), grid.spacing_xyz,
+    ...                          np.random.default_rng(4))
+    >>> len(mimics.kinds) >= 0 and mimics.s0_factor.shape == grid.shape_xyz
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from isla_nnunet.errors import ISLAError
+from isla_nnunet.simulation.lesions import TERRITORIES, LesionSpec, simulate_lesions
+
+KINDS = ("shine_through", "chronic_infarct")
+# (kind, patterns, volume range in ml, S0 rise range, ADC factor range)
+_LOOKS = {
+    "shine_through": (("scattered", "single"), (0.5, 15.0), (0.4, 1.2), (1.0, 1.35)),
+    "chronic_infarct": (("single", "lacunar"), (0.5, 60.0), (0.3, 1.0), (1.6, 2.8)),
+}
+_CLEARANCE_MM = 4.0
+# Where susceptibility artefacts sit (MNI mm box, x y z): above the frontal sinuses and orbits, and
+# beside the temporal bones and mastoids (mirrored to the other side).
+_SUSCEPTIBILITY_SITES = {
+    "orbitofrontal": ((-15.0, 15.0), (30.0, 55.0), (-28.0, -14.0)),
+    "temporal": ((35.0, 55.0), (-35.0, -5.0), (-38.0, -24.0)),
+}
+
+
+@dataclass(frozen=True)
+class Mimics:
+    """Multipliers of the parenchyma's b=0 signal and ADC, and what was drawn (kind per mimic)."""
+
+    s0_factor: np.ndarray
+    adc_factor: np.ndarray
+    kinds: tuple[str, ...]
+    mask: np.ndarray
+
+
+def simulate_mimics(
+    mean_count: float,
+    parenchyma: np.ndarray,
+    lesion: np.ndarray,
+    voxel_to_mni: np.ndarray,
+    spacing_xyz,
+    rng: np.random.Generator,
+) -> Mimics:
+    """Draw a Poisson(``mean_count``) number of shine-through regions and chronic infarcts.
+
+    Args:
+        mean_count: mean number of mimics per case.
+        parenchyma: GM + WM fraction of the grid.
+        lesion: the acute lesion mask (bool); mimics keep clear of it.
+        voxel_to_mni: voxel indices -> template mm, as for the lesions.
+        spacing_xyz: voxel spacing in mm.
+        rng: the generator of the ``mimics`` option.
+    """
+    shape = parenchyma.shape
+    s0 = np.ones(shape, np.float32)
+    adc = np.ones(shape, np.float32)
+    mask = np.zeros(shape, bool)
+    kinds = []
+    clearance = ndimage.distance_transform_edt(~lesion, sampling=spacing_xyz) > _CLEARANCE_MM if lesion.any() else None
+    for _ in range(int(rng.poisson(mean_count))):
+        kind = KINDS[int(rng.integers(len(KINDS)))]
+        patterns, volumes, s0_rise, adc_range = _LOOKS[kind]
+        pattern = patterns[int(rng.integers(len(patterns)))]
+        volume = float(np.exp(rng.uniform(*np.log(volumes))))
+        if pattern == "lacunar":
+            volume = min(volume, 1.8)
+        territory = "deep" if pattern == "lacunar" else str(
+            rng.choice([n for n, t in TERRITORIES.items() if t.root_mm is not None]))
+        spec = LesionSpec(pattern, round(volume, 3), "left" if rng.random() < 0.5 else "right", territory)
+        free = parenchyma if clearance is None else parenchyma * clearance
+        try:
+            drawn = simulate_lesions(spec, free * ~mask, voxel_to_mni, spacing_xyz, rng)
+        except ISLAError:
+            continue  # no room left for this one; the others still count
+        profile = drawn.adc_reduction / np.float32(spec.adc_reduction)
+        s0 *= 1.0 + np.float32(rng.uniform(*s0_rise)) * profile
+        adc *= 1.0 + np.float32(rng.uniform(*adc_range) - 1.0) * profile
+        mask |= drawn.mask
+        kinds.append(kind)
+    return Mimics(s0, adc, tuple(kinds), mask)
+
+
+def susceptibility_fields(
+    shape, voxel_to_mni: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Multiplicative artefact fields for the b=0 and the diffusion-weighted signal.
+
+    One site is drawn; a pile-up lobe (x 1.5-4) sits next to a drop-out lobe (x 0.2-0.7) about
+    10 mm below it. The diffusion-weighted image gets the b=0 field raised to a power in [0.7, 1.3],
+    so the computed ADC is disturbed there as well.
+    """
+    site = list(_SUSCEPTIBILITY_SITES)[int(rng.integers(len(_SUSCEPTIBILITY_SITES)))]
+    box = np.array(_SUSCEPTIBILITY_SITES[site])
+    centre = rng.uniform(box[:, 0], box[:, 1])
+    if site == "temporal" and rng.random() < 0.5:
+        centre[0] = -centre[0]
+    index = [np.arange(n, dtype=np.float32) for n in shape]
+    coords = [
+        voxel_to_mni[a, 0] * index[0][:, None, None]
+        + voxel_to_mni[a, 1] * index[1][None, :, None]
+        + voxel_to_mni[a, 2] * index[2][None, None, :]
+        + voxel_to_mni[a, 3]
+        for a in range(3)
+    ]
+
+    def lobe(where, sigma):
+        distance = sum(((c - np.float32(w)) / np.float32(s)) ** 2 for c, w, s in zip(coords, where, sigma, strict=True))
+        return np.exp(-0.5 * distance).astype(np.float32)
+
+    sigma = rng.uniform(5.0, 12.0, 3)
+    pile_up = np.float32(rng.uniform(0.5, 3.0)) * lobe(centre, sigma)
+    drop_out = np.float32(rng.uniform(0.3, 0.8)) * lobe(centre - np.array([0.0, 0.0, 10.0]), sigma)
+    s0_field = (1.0 + pile_up) * (1.0 - drop_out)
+    dwi_field = s0_field ** np.float32(rng.uniform(0.7, 1.3))
+    return s0_field.astype(np.float32), dwi_field.astype(np.float32)
