@@ -19,9 +19,10 @@ def make_trainer(tiny_workspace, monkeypatch):
     plans = json.loads((tiny_workspace.preprocessed / "ISLAPlans.json").read_text())
     dataset_json = json.loads((tiny_workspace.preprocessed / "dataset.json").read_text())
 
-    def make(name):
+    def make(trainer):
         # nnU-Net's run_training adds this key before building a trainer.
-        return TRAINERS[name]({**plans, "continue_training": False}, "3d_fullres", 0, dataset_json,
+        trainer_class = TRAINERS[trainer] if isinstance(trainer, str) else trainer
+        return trainer_class({**plans, "continue_training": False}, "3d_fullres", 0, dataset_json,
                               device=torch.device("cpu"))
 
     return make
@@ -91,3 +92,19 @@ def test_loss_optimizer_and_schedule(make_trainer, name, loss_type, supervised):
     assert trainer.network.decoder.deep_supervision == supervised
     block_type = type(trainer.network.encoder.stages[1]).__name__
     assert block_type == ("StdDownBlock" if "_Std_" in name else "ResBlock")
+
+
+def test_mean_teacher_runs_the_teacher_in_the_cpu_setting(make_trainer, monkeypatch):
+    monkeypatch.setenv("ISLA_CPU_PRECISION", "bf16")
+    from isla_nnunet.training.mean_teacher import ISLATrainer_MT
+
+    trainer = make_trainer(ISLATrainer_MT)
+    trainer.initialize()
+    dtypes = []
+    first_conv = next(m for m in trainer.teacher.modules() if isinstance(m, torch.nn.Conv3d))
+    first_conv.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
+    with torch.no_grad():
+        logits = trainer.teacher(torch.zeros(1, trainer.num_input_channels, 32, 64, 64))
+    assert trainer.teacher.cpu_execution.autocast_dtype == torch.bfloat16
+    # Convolutions in bf16, logits back in float32 for the consistency loss.
+    assert dtypes == [torch.bfloat16] and logits[0].dtype == torch.float32
