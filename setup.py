@@ -5,11 +5,11 @@ finds trainers by scanning a folder named in ``nnUNet_extTrainer``) but are inst
 ``isla_nnunet`` namespace, so a regular install adds no generic top-level package names.
 """
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 GLUE = {"isla_nnunet.nnunet_trainers": "trainers", "isla_nnunet.nnunet_planners": "planners"}
 
 setup(
-    packages=find_packages(include=["isla_nnunet", "isla_nnunet.*"]) + list(GLUE),
+    packages=find_namespace_packages(include=["isla_nnunet", "isla_nnunet.*"]) + list(GLUE),
     package_dir=GLUE,
 )
