@@ -7,6 +7,7 @@ tiny workspace run in a child process (:func:`child_checks`, started with the wo
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -133,3 +134,28 @@ def test_resume_state_and_prediction_use_the_teacher(tiny_workspace, mt_model, t
     teacher, student = np.load(tmp_path / "teacher.npy"), np.load(tmp_path / "student.npy")
     np.testing.assert_allclose(cli, teacher, atol=1e-6)
     assert np.abs(cli - student).max() > 1e-4
+
+
+@pytest.mark.slow
+def test_nnunetv2_train_resume_continues_teacher_student_ema_and_rampup(tiny_workspace, mt_model):
+    import torch
+
+    # A 2-epoch run interrupted after its first epoch: the 1-epoch model's checkpoint is its latest one.
+    start_file = mt_model / "fold_0" / "checkpoint_final.pth"
+    fold = tiny_workspace.model_folder("ISLATrainer_MT_2epochs") / "fold_0"
+    fold.mkdir(parents=True)
+    shutil.copy(start_file, fold / "checkpoint_latest.pth")
+    tiny_workspace.train("ISLATrainer_MT_2epochs", 0, "--c")
+
+    start = torch.load(start_file, map_location="cpu", weights_only=False)
+    end = torch.load(fold / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    log = "".join(p.read_text() for p in fold.glob("training_log_*.txt"))
+    # Only the second epoch ran, at the second epoch's ramp-up weight, continuing the EMA count.
+    assert "Epoch 1" in log and "Epoch 0" not in log
+    assert f"consistency weight {5 * np.exp(-5 * (1 - 1 / 60) ** 2):.5g}" in log
+    assert end["current_epoch"] == 2 and end["mean_teacher"]["ema_updates"] == 4
+    assert sorted({int(s["step"]) for s in end["optimizer_state"]["state"].values()}) == [4]
+    # Both networks moved on from the restored ones (not re-initialised: the teacher stays an EMA of them).
+    assert not _close(end["network_weights"], start["network_weights"])
+    assert not _close(end["student_weights"], start["student_weights"])
+    assert not _close(end["network_weights"], end["student_weights"])
