@@ -31,7 +31,7 @@ from pathlib import Path
 from isla_nnunet import shipped_demo
 
 REPO = Path(__file__).resolve().parents[1]
-DOMAINS = ("source", "target", "isles22-like", "soop-like")
+DOMAINS = ("source", "target", "isles22-like", "soop-like", "randomised")
 
 
 def parse_args() -> argparse.Namespace:
@@ -99,7 +99,7 @@ def main() -> None:
             simulated[domain] = medians(rows)
             print(domain, simulated[domain]["median_dice"], simulated[domain]["median_lesion_f1"])
 
-    domain = get_domain("source")
+    domains = results["data"].get("domains", ["source"])
     figures = {
         "model": {"folder": folder.name, "sha256": sha256(checkpoint),
                   "size_mb": round(checkpoint.stat().st_size / 1e6, 2),
@@ -107,10 +107,11 @@ def main() -> None:
         "training": {**{k: training[k] for k in ("trainer", "epochs", "steps_per_epoch", "batch", "steps",
                                                  "cases_seen", "distinct_training_cases", "wall_s", "cpu_s",
                                                  "validation_dice_nnunet")},
-                     "domain": "source", "seed": args.train_seed, "domain_description": domain.description,
+                     "domains": [{"name": d, "description": get_domain(d).description} for d in domains],
+                     "seed": args.train_seed,
                      "command": f"python scripts/train_isla_b.py --workdir RUN --train-cases "
-                                f"{training['distinct_training_cases']} --epochs {training['epochs']} {args.train_args}"
-                                .strip()},
+                                f"{training['distinct_training_cases']} --epochs {training['epochs']} "
+                                f"--domains {','.join(domains)} {args.train_args}".strip()},
         "test": {k: results["test"][k] for k in ("cases", "median_dice", "median_lesion_f1")} if "test" in results
         else {},
         "machine": args.machine, "date": datetime.date.today().isoformat(),

@@ -86,9 +86,28 @@ def _goals(figures: dict) -> list[str]:
     return lines
 
 
+def training_domains(training: dict) -> list[dict]:
+    """``[{"name", "description"}, ...]`` of the training data; cards before mixed domains name one."""
+    if "domains" in training:
+        return training["domains"]
+    return [{"name": training["domain"], "description": training["domain_description"]}]
+
+
+def _known_limits(domains: list[dict]) -> str:
+    if any(d["name"] == "randomised" for d in domains):
+        return ("- Known limits: the randomised simulation covers noise, bias, contrast, thick slices, skull "
+                "remnants and hyperintense mimics only as far as the simulator models them; real scans outside "
+                "that range (other artefacts, other pathology, other sequences) can still give false positives "
+                "or missed lesions; check `qc.png` of every case.")
+    return ("- Known limits: trained on one simulated look (skull-stripped, clean, b1000), so scans that "
+            "differ (noise, bias, skull, thick slices, artefacts, chronic infarcts) can give false positives; "
+            "check `qc.png` of every case.")
+
+
 def render(figures: dict) -> str:
     """The card's Markdown text for ``figures`` (the content of ``figures.json``)."""
     model, training = figures["model"], figures["training"]
+    domains = training_domains(training)
     lines = [
         TITLE,
         "",
@@ -109,9 +128,10 @@ def render(figures: dict) -> str:
         f"{training['wall_s'] / 3600:.2f} h wall, {training['cpu_s'] / 3600:.2f} h CPU on {figures['machine']}.",
         "",
         "## Training data",
-        f"- Simulated cases only (`isla_nnunet.simulation`, domain `{training['domain']}`, seed "
-        f"{training['seed']}): {training['domain_description']}. No real scan was used for training or "
-        "for choosing settings.",
+        f"- Simulated cases only (`isla_nnunet.simulation`, seed {training['seed']}; "
+        + ("domains taken in turn: " if len(domains) > 1 else "domain ")
+        + "; ".join(f"`{d['name']}`: {d['description']}" for d in domains)
+        + "). No real scan was used for training or for choosing settings.",
         "- Reproduce: `" + training["command"] + "`.",
         "",
         "## Intended use",
@@ -119,9 +139,7 @@ def render(figures: dict) -> str:
         "(or to adapt with `ISLATrainer_MT`). **Not for clinical decisions.**",
         "- Inputs: trace DWI (b ~1000) and ADC of adult brains; `isla predict` registers them to ISLA's "
         "reference grid and maps the mask back to the DWI's grid.",
-        "- Known limits: trained on one simulated look (skull-stripped, clean, b1000), so scans that "
-        "differ (noise, bias, skull, thick slices, artefacts, chronic infarcts) can give false positives; "
-        "check `qc.png` of every case.",
+        _known_limits(domains),
         "",
         "## Measured figures",
         f"Measured on {figures['date']} on {figures['machine']} with `{figures['command']}` "

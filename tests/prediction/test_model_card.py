@@ -39,3 +39,14 @@ def test_card_derives_false_and_missed_volume_from_precision_and_recall():
     assert ("- SOOP sub-3: 5.0 ml of the 10.0 ml predicted lies outside the expert mask (precision 0.500) "
             "and 6.0 ml of its 8.0 ml is missed (recall 0.250).") in text
     assert "| SOOP sub-3 | 0.400 | 0.500 | 2.00 | 9.0 | 8.00, 2 | 10.00, 3 |" in text
+
+
+def test_card_names_every_training_domain_and_its_limits():
+    figures = json.loads((SHIPPED_ROOT / FIGURES_FILE).read_text())
+    training = {k: v for k, v in figures["training"].items() if k not in ("domain", "domain_description")}
+    domains = [{"name": "source", "description": "clean"}, {"name": "randomised", "description": "every look"}]
+    text = render({**figures, "training": {**training, "domains": domains}})
+    assert "domains taken in turn: `source`: clean; `randomised`: every look)." in text
+    assert "covers noise, bias, contrast, thick slices, skull remnants and hyperintense mimics" in text
+    single = render({**figures, "training": {**training, "domains": domains[:1]}})
+    assert "seed 0; domain `source`: clean)." in single and "trained on one simulated look" in single
