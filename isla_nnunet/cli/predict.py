@@ -52,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="brain extraction: auto, stripped, template, synthstrip, hd-bet, or a mask file")
     parser.add_argument("--save-reference", action="store_true",
                         help="also write the reference-grid DWI, ADC, probability and mask")
+    parser.add_argument("--save-mni", action="store_true",
+                        help="also write the mask and probability on the MNI152 1 mm grid (rigid alignment)")
     parser.add_argument("--keep-small-lesions", action="store_true",
                         help="re-add one native voxel for each predicted lesion lost when mapping back "
                              "(off: ISLA's p > 0.5 on the mapped probability)")
@@ -63,7 +65,7 @@ def _settings(args: argparse.Namespace):
     from isla_nnunet.prediction.pipeline import PredictionSettings
 
     return PredictionSettings(ensemble="vote" if args.vote else "mean", brain_method=args.brain,
-                              save_reference=args.save_reference, overwrite=args.overwrite,
+                              save_reference=args.save_reference, save_mni=args.save_mni, overwrite=args.overwrite,
                               keep_small_lesions=args.keep_small_lesions)
 
 

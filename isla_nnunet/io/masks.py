@@ -10,6 +10,10 @@ grid than its DWI):
      A voxel is in the mask when at least half of it is covered (fraction >= 0.5).
    - ``partial_volume=False`` (probabilities mapped back to native space): linear interpolation at the
      target voxel centre; the voxel is in the mask when the value is > 0.5.
+   - ``nearest=True`` (masks going to a finer grid, such as the MNI152 1 mm grid): the source voxel that
+     holds the target voxel centre decides. Linear interpolation thresholded at 0.5 cuts the corners
+     of every small lesion on a finer grid (10 % of the volume of ISLES'22 case 0009 at 2 mm -> 1 mm);
+     nearest neighbour keeps the volume unbiased and maps back without loss.
 2. Small lesions survive: every connected component of the source (26-connectivity, as ISLES'22 counts
    lesions) that has no target voxel at the positions of its own voxel centres gets the target voxel
    with the highest value among those positions. A lesion is lost only when it lies outside the
@@ -90,6 +94,7 @@ def resample_mask(
     *,
     partial_volume: bool = True,
     keep_small_lesions: bool = True,
+    nearest: bool = False,
 ) -> sitk.Image:
     """Binary ``mask`` (or probability map) on ``grid`` as uint8, following the module's rule.
 
@@ -100,11 +105,19 @@ def resample_mask(
             when None. Must be invertible when ``keep_small_lesions``.
         partial_volume: step 1 variant (see module docstring).
         keep_small_lesions: apply step 2.
+        nearest: step 1 by nearest neighbour (see module docstring); ``partial_volume`` is then ignored.
     """
     transform = transform or sitk.Transform()
     source = sitk.GetArrayViewFromImage(mask)
     binary_array = (source > PROBABILITY_THRESHOLD).astype(np.uint8)
-    if partial_volume:
+    if nearest:
+        binary = sitk.GetImageFromArray(binary_array)
+        binary.CopyInformation(mask)
+        value = sitk.GetArrayFromImage(
+            sitk.Resample(binary, grid, transform, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+        ).astype(np.float32)
+        out = value > PROBABILITY_THRESHOLD
+    elif partial_volume:
         binary = sitk.GetImageFromArray(binary_array)
         binary.CopyInformation(mask)
         value = _fraction(binary, grid, transform)

@@ -69,9 +69,10 @@ QC_PNG = "qc.png"
 TRANSFORM = "transform.json"
 REFERENCE_FILES = ("dwi_reference.nii.gz", "adc_reference.nii.gz", "lesion_probability_reference.nii.gz",
                    "lesion_mask_reference.nii.gz")
+MNI_FILES = ("lesion_mask_mni.nii.gz", "lesion_probability_mni.nii.gz")
 CASE_OUTPUTS = (MASK, PROBABILITY, LESIONS, QC_PNG, TRANSFORM, REPORT)
 # Every file a case's output folder can receive; --overwrite replaces these and touches nothing else.
-OWN_OUTPUTS = (*CASE_OUTPUTS, *REFERENCE_FILES)
+OWN_OUTPUTS = (*CASE_OUTPUTS, *REFERENCE_FILES, *MNI_FILES)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ class PredictionSettings:
         ensemble: "mean" (ISLA-ENS: mean probability > 0.5) or "vote" (majority of member masks).
         brain_method: brain extraction method or mask file for cases without their own brain mask.
         save_reference: also write the reference-grid images and outputs.
+        save_mni: also write the mask and probability on the MNI152 1 mm template grid (``MNI_FILES``),
+            resampled from the native outputs through the case's rigid registration.
         overwrite: write into an existing non-empty output folder, replacing this tool's own files
             there (``OWN_OUTPUTS``) and keeping every other file.
         keep_small_lesions: re-add one native voxel for every predicted lesion that mapping back to the
@@ -91,6 +94,7 @@ class PredictionSettings:
     ensemble: str = "mean"
     brain_method: str = "auto"
     save_reference: bool = False
+    save_mni: bool = False
     overwrite: bool = False
     keep_small_lesions: bool = False
 
@@ -260,7 +264,8 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
     reference_voxel_ml = float(np.prod(reference.SPACING_XYZ)) / 1000.0
     title = (f"{case.case_id}   lesion {totals['total_volume_ml']:.2f} ml, {totals['count']} lesion(s), "
              f"{totals['stroke_pattern']}   ({len(models)} model{'s' if len(models) > 1 else ''})")
-    outputs = list(OWN_OUTPUTS if settings.save_reference else CASE_OUTPUTS)
+    outputs = [*CASE_OUTPUTS, *(REFERENCE_FILES if settings.save_reference else ()),
+               *(MNI_FILES if settings.save_mni else ())]
     outdir.parent.mkdir(parents=True, exist_ok=True)
     remove_dead_staging(outdir.parent, outdir.name)  # what a killed run on this case left behind
     staging = outdir.parent / staging_name(outdir.name)
@@ -276,6 +281,9 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
                         dwi_ref, adc_ref, _image(combined.probability, grid, np.float32),
                         _image(combined.mask, grid, np.uint8)), strict=True):
                     write_image(image, staging / name)
+            if settings.save_mni:
+                write_image(registration.to_mni(mask, kind="mask"), staging / MNI_FILES[0])
+                write_image(registration.to_mni(probability, kind="probability"), staging / MNI_FILES[1])
             qc = {"ncc": ncc, "threshold": NCC_THRESHOLD, "flagged": ncc < NCC_THRESHOLD}
             registration.info = {"case": case.metadata(), "brain_method": os.fspath(method), "qc": qc}
             registration.save(staging / TRANSFORM)

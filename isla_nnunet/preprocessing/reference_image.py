@@ -74,6 +74,27 @@ def reference_grid(pixel_type=sitk.sitkFloat32) -> sitk.Image:
     return image_from_ras_affine(reference.affine(), reference.SHAPE_XYZ, pixel_type)
 
 
+@functools.lru_cache(maxsize=1)
+def _mni_header() -> tuple[tuple[int, ...], tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(template_folder() / TEMPLATE_FILES["t1"]))
+    reader.ReadImageInformation()
+    return reader.GetSize(), reader.GetSpacing(), reader.GetOrigin(), reader.GetDirection()
+
+
+def mni_grid(pixel_type=sitk.sitkFloat32) -> sitk.Image:
+    """Empty image on the 1 mm grid of the MNI152 template the reference is built from (197 x 233 x 189).
+
+    The reference grid lies in the same world frame, so a transform to the reference is one to MNI152.
+    """
+    size, spacing, origin, direction = _mni_header()
+    out = sitk.Image(list(size), pixel_type)
+    out.SetSpacing(spacing)
+    out.SetOrigin(origin)
+    out.SetDirection(direction)
+    return out
+
+
 def registration_grid() -> sitk.Image:
     """Empty image on a 2 mm isotropic grid covering the reference field of view (same world frame)."""
     grid = reference_grid()

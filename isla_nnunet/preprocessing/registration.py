@@ -231,6 +231,40 @@ class Registration:
                                  keep_small_lesions=keep_small_lesions)
         raise ValueError(f"kind must be 'probability' or 'mask', not {kind!r}")
 
+    def to_mni(self, image: sitk.Image | np.ndarray, kind: str = "probability") -> sitk.Image:
+        """Native-grid image on the MNI152 1 mm grid: "probability" -> float32 (linear), "mask" -> uint8.
+
+        The reference grid lies in MNI152 world coordinates, so the rigid transform that maps the
+        reference onto the case maps MNI152 onto it too: the image is resampled once, straight from the
+        native grid. A mask takes each MNI voxel from the native voxel holding its centre (unbiased
+        volumes on the finer grid), and a lesion that holds no MNI voxel centre keeps one voxel. The
+        alignment is rigid (6 degrees of freedom): head position, not head size or shape, is normalised.
+        """
+        image = self._as_image(image, self.native_grid, "native")
+        grid = reference_image.mni_grid(sitk.sitkUInt8)
+        if kind == "probability":
+            return resample(image, grid, sitk.sitkLinear, self.transform)
+        if kind == "mask":
+            return resample_mask(image, grid, self.transform, nearest=True, keep_small_lesions=True)
+        raise ValueError(f"kind must be 'probability' or 'mask', not {kind!r}")
+
+    def from_mni(self, image: sitk.Image | np.ndarray, kind: str = "mask") -> sitk.Image:
+        """MNI152 1 mm image on the native DWI grid: "mask" -> uint8 (p > 0.5), "labels" -> uint16 (nearest).
+
+        "labels" suits an atlas (integer regions). An image may lie on any grid in MNI152 world
+        coordinates (an atlas keeps its own); an array must be on :func:`reference_image.mni_grid`, in
+        (z, y, x) order.
+        """
+        if isinstance(image, np.ndarray):
+            image = self._as_image(image, reference_image.mni_grid(sitk.sitkUInt8), "MNI152")
+        inverse = self.transform.GetInverse()
+        if kind == "mask":
+            return resample_mask(image, self.native_grid, inverse, partial_volume=False, keep_small_lesions=False)
+        if kind == "labels":
+            return sitk.Resample(sitk.Cast(image, sitk.sitkUInt16), self.native_grid, inverse,
+                                 sitk.sitkNearestNeighbor, 0, sitk.sitkUInt16)
+        raise ValueError(f"kind must be 'mask' or 'labels', not {kind!r}")
+
     def to_dict(self) -> dict:
         """JSON-ready form (see :meth:`save`)."""
         return {

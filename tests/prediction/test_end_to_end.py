@@ -57,7 +57,7 @@ def test_cli_predicts_a_native_case_without_nnunet_variables(trained_isla_model,
     env = {k: v for k, v in os.environ.items() if not k.startswith("nnUNet_")}
     run = subprocess.run([nnunet_cli.executable("isla"), "predict", "--dwi", str(native_case["dwi"]),
                           "--adc", str(native_case["adc"]), "-m", str(trained_isla_model), "-o", str(out),
-                          "--device", "cpu", "--save-reference"],
+                          "--device", "cpu", "--save-reference", "--save-mni"],
                          env=env, capture_output=True, encoding="utf-8", errors="replace", timeout=600)
     assert run.returncode == 0, run.stderr
     first = run.stdout.splitlines()[0]
@@ -77,6 +77,11 @@ def test_cli_predicts_a_native_case_without_nnunet_variables(trained_isla_model,
     reference_mask = _array(out / "lesion_mask_reference.nii.gz")
     reference_probability = _array(out / "lesion_probability_reference.nii.gz")
     np.testing.assert_array_equal(reference_mask, reference_probability > 0.5)
+    mni_mask = sitk.ReadImage(str(out / "lesion_mask_mni.nii.gz"))
+    assert mni_mask.GetSize() == (197, 233, 189) and mni_mask.GetSpacing() == (1.0, 1.0, 1.0)
+    # Rigid: the MNI mask (1 mm voxels) holds the native volume.
+    assert sitk.GetArrayViewFromImage(mni_mask).sum() / 1000 == pytest.approx(
+        report["lesion"]["total_volume_ml"], rel=0.1, abs=0.05)
 
 
 def test_ensemble_of_two_models_is_the_mean_of_their_probabilities(trained_isla_model, second_model,

@@ -19,6 +19,7 @@ from isla_nnunet.errors import ISLAError
 from isla_nnunet.io.geometry import ras_affine
 from isla_nnunet.prediction.pipeline import (
     MASK,
+    MNI_FILES,
     PROBABILITY,
     REFERENCE_FILES,
     PredictionSettings,
@@ -40,14 +41,14 @@ def predicted(native_case, tmp_path_factory):
                     brain=str(native_case["brainmask"]), role="test")
     model = BallModel()
     outdir = tmp_path_factory.mktemp("pred") / "sim5"
-    result = predict_case(spec, model_set(model), outdir, PredictionSettings(save_reference=True))
+    result = predict_case(spec, model_set(model), outdir, PredictionSettings(save_reference=True, save_mni=True))
     return result, model, native_case
 
 
 def test_outputs_have_stable_names_and_nothing_else(predicted):
     result, _, _ = predicted
     names = {p.name for p in result.outdir.iterdir()}
-    assert names == STABLE_FILES | set(REFERENCE_FILES)
+    assert names == STABLE_FILES | set(REFERENCE_FILES) | set(MNI_FILES)
     assert [p.name for p in result.outdir.parent.iterdir()] == ["sim5"]   # no staging folder left
 
 
@@ -93,6 +94,21 @@ def test_mask_volume_and_position_follow_the_rigid_mapping(predicted):
     affine = ras_affine(mask)
     voxel = np.asarray(lesion["centroid_voxel_xyz"])
     np.testing.assert_allclose(affine[:3, :3] @ voxel + affine[:3, 3], lesion["centroid_ras_mm"], atol=1e-2)
+
+
+def test_mni_outputs_put_the_ball_at_its_mni_position_with_the_native_volume(predicted):
+    result, _, _ = predicted
+    mask, probability = (sitk.ReadImage(str(result.outdir / name)) for name in MNI_FILES)
+    assert mask.GetSize() == probability.GetSize() == (197, 233, 189) and mask.GetSpacing() == (1.0, 1.0, 1.0)
+    assert set(result.report["outputs"]) >= set(MNI_FILES)
+    array = sitk.GetArrayFromImage(mask)
+    # The reference frame is MNI152's, so the ball comes back where the stand-in model put it.
+    centroid = mask.TransformContinuousIndexToPhysicalPoint(np.argwhere(array)[:, ::-1].mean(axis=0).tolist())
+    assert np.linalg.norm(np.asarray(centroid) - BALL_CENTRE_LPS) < 2.0
+    native = sitk.ReadImage(str(result.outdir / MASK))
+    native_ml = sitk.GetArrayViewFromImage(native).sum() * np.prod(native.GetSpacing()) / 1000
+    assert array.sum() / 1000 == pytest.approx(native_ml, rel=0.05)
+    assert sitk.GetArrayViewFromImage(probability).max() == pytest.approx(BALL_PROBABILITY, abs=1e-4)
 
 
 def test_report_agrees_with_the_written_files(predicted, native_case):
