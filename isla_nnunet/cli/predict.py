@@ -54,6 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write the reference-grid DWI, ADC, probability and mask")
     parser.add_argument("--save-mni", action="store_true",
                         help="also write the mask and probability on the MNI152 1 mm grid (rigid alignment)")
+    parser.add_argument("--territory-atlas", action="append", metavar="ATLAS",
+                        help="label image in MNI152 space (e.g. the Johns Hopkins arterial atlas, not shipped): "
+                             "lesion volume per region in report.json and lesions.csv; repeat for several "
+                             "atlases, each with its --territory-labels")
+    parser.add_argument("--territory-labels", action="append", metavar="LABELS",
+                        help="the atlas's label table ('value name' rows, a value/name table, or the Johns "
+                             "Hopkins table with its levels); one per --territory-atlas, in the same order")
     parser.add_argument("--keep-small-lesions", action="store_true",
                         help="re-add one native voxel for each predicted lesion lost when mapping back "
                              "(off: ISLA's p > 0.5 on the mapped probability)")
@@ -66,7 +73,25 @@ def _settings(args: argparse.Namespace):
 
     return PredictionSettings(ensemble="vote" if args.vote else "mean", brain_method=args.brain,
                               save_reference=args.save_reference, save_mni=args.save_mni, overwrite=args.overwrite,
-                              keep_small_lesions=args.keep_small_lesions)
+                              keep_small_lesions=args.keep_small_lesions, territory_atlases=_atlases(args))
+
+
+def _atlases(args: argparse.Namespace) -> tuple:
+    """The --territory-atlas/--territory-labels pairs, loaded and checked before anything heavy runs."""
+    from isla_nnunet.prediction.territories import TerritoryAtlas
+
+    atlases, tables = args.territory_atlas or [], args.territory_labels or []
+    if len(atlases) != len(tables):
+        raise ISLAError(f"{len(atlases)} --territory-atlas but {len(tables)} --territory-labels: give one label "
+                        "table per atlas, in the same order")
+    loaded = tuple(TerritoryAtlas.load(atlas, table) for atlas, table in zip(atlases, tables, strict=True))
+    names = [atlas.name for atlas in loaded]
+    if len(set(names)) != len(names):
+        raise ISLAError(f"two territory atlases share the name {names}: rename one file (the name labels the "
+                        "report's columns)")
+    for atlas in loaded:
+        print(atlas.describe())
+    return loaded
 
 
 def run(args: argparse.Namespace) -> int:

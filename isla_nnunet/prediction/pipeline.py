@@ -53,11 +53,14 @@ from isla_nnunet.prediction.models import ModelSet
 from isla_nnunet.prediction.qc import write_qc_png
 from isla_nnunet.prediction.report import (
     case_report,
+    lesion_labels,
     lesion_summary,
     lesion_table,
     summary_line,
+    territory_columns,
     write_lesions_csv,
 )
+from isla_nnunet.prediction.territories import territory_report
 from isla_nnunet.preprocessing.brain_extraction import extract_brain, resolve_method
 from isla_nnunet.preprocessing.registration import register_to_reference
 
@@ -87,6 +90,8 @@ class PredictionSettings:
             resampled from the native outputs through the case's rigid registration.
         overwrite: write into an existing non-empty output folder, replacing this tool's own files
             there (``OWN_OUTPUTS``) and keeping every other file.
+        territory_atlases: loaded :class:`~isla_nnunet.prediction.territories.TerritoryAtlas` objects;
+            each adds lesion volume per region to report.json and the dominant region to lesions.csv.
         keep_small_lesions: re-add one native voxel for every predicted lesion that mapping back to the
             native grid loses (off: ISLA's p > 0.5 on the mapped probability, nothing invented).
     """
@@ -97,6 +102,7 @@ class PredictionSettings:
     save_mni: bool = False
     overwrite: bool = False
     keep_small_lesions: bool = False
+    territory_atlases: tuple = ()
 
 
 @dataclass
@@ -260,6 +266,13 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
         totals = lesion_summary(lesions)
         voxel_ml = float(np.prod(case.dwi.GetSpacing())) / 1000.0
         brain_ml = int(np.count_nonzero(sitk.GetArrayViewFromImage(brain))) * voxel_ml
+    if settings.territory_atlases:
+        with timer.step("territories"):
+            numbered = lesion_labels(mask)
+            territories = [territory_report(numbered, mask, registration, atlas)
+                           for atlas in settings.territory_atlases]
+    else:
+        territories = []
 
     reference_voxel_ml = float(np.prod(reference.SPACING_XYZ)) / 1000.0
     title = (f"{case.case_id}   lesion {totals['total_volume_ml']:.2f} ml, {totals['count']} lesion(s), "
@@ -274,7 +287,7 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
         with timer.step("write"):
             write_image(mask, staging / MASK)
             write_image(probability, staging / PROBABILITY)
-            write_lesions_csv(lesions, staging / LESIONS)
+            write_lesions_csv(lesions, staging / LESIONS, territory_columns(territories))
             if settings.save_reference:
                 grid = dwi_ref
                 for name, image in zip(REFERENCE_FILES, (
@@ -298,7 +311,7 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
             reference_lesion_ml=float(combined.mask.sum()) * reference_voxel_ml,
             ensemble=describe(settings.ensemble, len(models)), models=[model.to_dict() for model in models],
             prediction={"device": models.device, "test_time_mirroring": models.tta}, outputs=outputs,
-            timings={**timer.seconds, "total": round(seconds, 3)})
+            timings={**timer.seconds, "total": round(seconds, 3)}, territories=territories)
         write_text_atomic(staging / REPORT, json.dumps(report, indent=1) + "\n")
         _publish(staging, outdir, settings.overwrite)
     finally:

@@ -87,52 +87,82 @@ class Lesion:
                 self.max_probability]
 
 
+def lesion_labels(mask: sitk.Image) -> np.ndarray:
+    """(z, y, x) int array: 0 background, ``n`` the voxels of lesion ``n`` of :func:`lesion_table`.
+
+    Lesions are 26-connected components numbered largest first; equal sizes in a fixed order (by
+    position), so the numbering is reproducible.
+    """
+    array = sitk.GetArrayViewFromImage(mask) > 0
+    labels, count = cc3d.connected_components(array, connectivity=CONNECTIVITY, return_N=True)
+    if count == 0:
+        return labels
+    flat = labels.ravel()
+    sizes = np.bincount(flat, minlength=count + 1)
+    coordinates = np.indices(array.shape, dtype=np.float64).reshape(3, -1)
+    sums = np.stack([np.bincount(flat, weights=c, minlength=count + 1) for c in coordinates])
+    order = sorted(range(1, count + 1), key=lambda k: (-sizes[k], *(sums[:, k] / sizes[k])))
+    renumber = np.zeros(count + 1, dtype=labels.dtype)
+    renumber[order] = np.arange(1, count + 1)
+    return renumber[labels]
+
+
 def lesion_table(mask: sitk.Image, probability: sitk.Image | None = None) -> list[Lesion]:
-    """The lesions of a native-space mask, largest first.
+    """The lesions of a native-space mask, largest first (numbered as :func:`lesion_labels`).
 
     Args:
         mask: uint8 (0/1) mask; its spacing gives the volumes and its header the world positions.
         probability: probability on the same grid (None: max_probability is NaN).
     """
-    array = sitk.GetArrayViewFromImage(mask) > 0
-    labels, count = cc3d.connected_components(array, connectivity=CONNECTIVITY, return_N=True)
+    labels = lesion_labels(mask)
+    count = int(labels.max())
     if count == 0:
         return []
     voxel_ml = float(np.prod(mask.GetSpacing())) / 1000.0
     flat = labels.ravel()
     sizes = np.bincount(flat, minlength=count + 1)
-    coordinates = np.indices(array.shape, dtype=np.float64).reshape(3, -1)
+    coordinates = np.indices(labels.shape, dtype=np.float64).reshape(3, -1)
     sums = np.stack([np.bincount(flat, weights=c, minlength=count + 1) for c in coordinates])
     if probability is not None:
         values = sitk.GetArrayViewFromImage(probability).ravel()
         maxima = np.full(count + 1, -np.inf)
         np.maximum.at(maxima, flat, values)
     affine = ras_affine(mask)
-    # Largest first; equal sizes in a fixed order (by position) so that numbering is reproducible.
-    order = sorted(range(1, count + 1), key=lambda k: (-sizes[k], *(sums[:, k] / sizes[k])))
     lesions = []
-    for number, label in enumerate(order, start=1):
+    for label in range(1, count + 1):
         centroid_xyz = (sums[:, label] / sizes[label])[::-1]
         world = affine[:3, :3] @ centroid_xyz + affine[:3, 3]
-        lesions.append(Lesion(number, float(sizes[label] * voxel_ml), int(sizes[label]),
+        lesions.append(Lesion(label, float(sizes[label] * voxel_ml), int(sizes[label]),
                               tuple(round(float(c), 3) for c in centroid_xyz),
                               tuple(round(float(c), 3) for c in world),
                               float(maxima[label]) if probability is not None else float("nan")))
     return lesions
 
 
-def lesions_csv(lesions: Sequence[Lesion]) -> str:
-    """The per-lesion table as CSV text (columns :data:`LESION_COLUMNS`), floats written exactly."""
+def territory_columns(territories: Sequence[dict]) -> dict[str, list]:
+    """Per-lesion columns from territory reports: ``<atlas>_region`` and ``<atlas>_share`` for each atlas."""
+    columns: dict[str, list] = {}
+    for report in territories:
+        columns[f"{report['atlas']}_region"] = [les["region"] for les in report["lesions"]]
+        columns[f"{report['atlas']}_share"] = [les["share"] for les in report["lesions"]]
+    return columns
+
+
+def lesions_csv(lesions: Sequence[Lesion], extra: dict[str, list] | None = None) -> str:
+    """The per-lesion table as CSV text (columns :data:`LESION_COLUMNS`, then ``extra``), floats exact."""
+    extra = extra or {}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(LESION_COLUMNS)
-    for lesion in lesions:
-        writer.writerow([repr(v) if isinstance(v, float) else v for v in lesion.row()])
+    writer.writerow([*LESION_COLUMNS, *extra])
+    for index, lesion in enumerate(lesions):
+        row = [*lesion.row(), *(values[index] for values in extra.values())]
+        writer.writerow([repr(v) if isinstance(v, float) else v for v in row])
     return out.getvalue()
 
 
-def write_lesions_csv(lesions: Sequence[Lesion], path: str | os.PathLike) -> Path:
-    return write_text_atomic(path, lesions_csv(lesions))
+def write_lesions_csv(lesions: Sequence[Lesion], path: str | os.PathLike,
+                      extra: dict[str, list] | None = None) -> Path:
+    return write_text_atomic(path, lesions_csv(lesions, extra))
 
 
 def lesion_summary(lesions: Sequence[Lesion]) -> dict:
@@ -150,7 +180,7 @@ def lesion_summary(lesions: Sequence[Lesion]) -> dict:
 
 def case_report(*, case_metadata: dict, lesions: Sequence[Lesion], brain: dict, registration: dict,
                 reference_lesion_ml: float, ensemble: dict, models: list[dict], prediction: dict,
-                outputs: Sequence[str], timings: dict) -> dict:
+                outputs: Sequence[str], timings: dict, territories: Sequence[dict] = ()) -> dict:
     """The content of ``report.json`` (keys documented in docs/predict.md).
 
     Args:
@@ -164,8 +194,10 @@ def case_report(*, case_metadata: dict, lesions: Sequence[Lesion], brain: dict, 
         prediction: device and test-time mirroring.
         outputs: file names written.
         timings: seconds per step and ``total``.
+        territories: :func:`isla_nnunet.prediction.territories.territory_report` per atlas (the
+            ``territories`` key, present only when atlases were given).
     """
-    return {
+    report = {
         "format": REPORT_FORMAT,
         "version": REPORT_VERSION,
         "case_id": case_metadata["case_id"],
@@ -186,6 +218,9 @@ def case_report(*, case_metadata: dict, lesions: Sequence[Lesion], brain: dict, 
         "versions": versions(),
         "timings_s": timings,
     }
+    if territories:
+        report["territories"] = list(territories)
+    return report
 
 
 def versions() -> dict:
