@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 EXIT_FLAGGED = 3
 
 # Arguments naming what a command writes; each is checked for writability before the command starts.
-OUTPUT_ARGUMENTS = ("output", "workdir")
+OUTPUT_ARGUMENTS = ("output", "output_dir", "workdir")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,12 +29,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "CSV with columns case_id,dwi[,adc][,b0][,brain_mask]; outputs go to OUTPUT/CASE_ID/")
     batch.add_argument("--layout", default="auto", choices=["auto", *LAYOUTS],
                        help="layout of --input (default: auto)")
+    parser.add_argument("-o", "--output", required=True,
+                        help="output folder (one case) or root folder (batch)")
+    parser.add_argument("--save-reference", action="store_true",
+                        help="also write the reference-grid DWI, ADC, probability and mask")
+    parser.add_argument("--no-progress", action="store_true", help="hide the batch progress bar")
+    add_prediction_options(parser)
+
+
+def add_prediction_options(parser: argparse.ArgumentParser) -> None:
+    """Models, device and output options shared by ``isla predict`` and ``isla bids``."""
     parser.add_argument("-m", "--model", action="append", metavar="MODEL",
                         help="nnU-Net trained-model folder (Trainer__Plans__configuration) or exported zip; "
                              "repeat for an ensemble (default: the shipped ISLA-B model, trained on simulated "
                              "cases only; see docs/model_card.md)")
-    parser.add_argument("-o", "--output", required=True,
-                        help="output folder (one case) or root folder (batch)")
     parser.add_argument("--vote", action="store_true",
                         help="ensemble by majority vote of the member masks (DeepISLES) instead of the mean "
                              "probability (ISLA-ENS)")
@@ -50,8 +58,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"checkpoint file in each fold folder (default {DEFAULT_CHECKPOINT})")
     parser.add_argument("--brain", default="auto", metavar="METHOD_OR_MASK",
                         help="brain extraction: auto, stripped, template, synthstrip, hd-bet, or a mask file")
-    parser.add_argument("--save-reference", action="store_true",
-                        help="also write the reference-grid DWI, ADC, probability and mask")
     parser.add_argument("--save-mni", action="store_true",
                         help="also write the mask and probability on the MNI152 1 mm grid (rigid alignment)")
     parser.add_argument("--territory-atlas", action="append", metavar="ATLAS",
@@ -65,15 +71,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="re-add one native voxel for each predicted lesion lost when mapping back "
                              "(off: ISLA's p > 0.5 on the mapped probability)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    parser.add_argument("--no-progress", action="store_true", help="hide the batch progress bar")
 
 
-def _settings(args: argparse.Namespace):
+def prediction_settings(args: argparse.Namespace):
     from isla_nnunet.prediction.pipeline import PredictionSettings
 
     return PredictionSettings(ensemble="vote" if args.vote else "mean", brain_method=args.brain,
-                              save_reference=args.save_reference, save_mni=args.save_mni, overwrite=args.overwrite,
-                              keep_small_lesions=args.keep_small_lesions, territory_atlases=_atlases(args))
+                              save_reference=getattr(args, "save_reference", False), save_mni=args.save_mni,
+                              overwrite=args.overwrite, keep_small_lesions=args.keep_small_lesions,
+                              territory_atlases=_atlases(args))
 
 
 def _atlases(args: argparse.Namespace) -> tuple:
@@ -107,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
     if args.input and (args.adc or args.b0 or args.bvalues or args.case_id):
         raise ISLAError("--adc/--b0/--bvalues/--case-id describe one case: use them with --dwi, "
                         "not with --input")
-    settings = _settings(args)
-    args.model = _models(args.model)
+    settings = prediction_settings(args)
+    args.model = model_folders(args.model)
     if args.dwi:
         # Cheap checks first, so that a bad input fails before the models load.
         spec = CaseSpec(args.case_id or _default_id(args.dwi), args.dwi, adc=args.adc, b0=args.b0,
@@ -133,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if summary.failed else EXIT_FLAGGED if summary.registration_failed else 0
 
 
-def _models(given: list[str] | None) -> list[str]:
+def model_folders(given: list[str] | None) -> list[str]:
     """The -m folders, or the shipped model when none is given (said once, so no one mistakes it)."""
     import os
 

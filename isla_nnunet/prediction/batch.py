@@ -53,6 +53,7 @@ class CaseOutcome:
     report: dict | None = None
     summary: str = ""
     error: str = ""
+    qc_picture: Path | None = None  # where the QC picture is, when not OUTPUT/qc.png
 
     @property
     def registration_failed(self) -> bool:
@@ -91,7 +92,8 @@ class BatchSummary:
                f"{len(self.failed)} failed, {len(self.registration_failed)} with failed registration QC "
                f"in {self.seconds:.0f} s"]
         out += [f"  FAILED {o.case_id}: {o.error}" for o in self.outcomes if o.status == "failed"]
-        out += [f"  REGISTRATION QC FAILED {o.case_id}: check {o.output / 'qc.png'} before using its mask"
+        out += [f"  REGISTRATION QC FAILED {o.case_id}: check {o.qc_picture or o.output / 'qc.png'} before using "
+                "its mask"
                 for o in self.outcomes if o.case_id in self.registration_failed]
         return out
 
@@ -103,7 +105,7 @@ class BatchSummary:
         return handle.getvalue()
 
 
-def _error_line(err: Exception) -> str:
+def error_line(err: Exception) -> str:
     if isinstance(err, ISLAError):
         return str(err)
     text = str(err).strip()
@@ -163,7 +165,7 @@ def _predict_all(specs, models, root: Path, settings: PredictionSettings, progre
                                       result.report, result.summary)
             except Exception as err:  # noqa: BLE001 - one broken case must not stop the batch
                 outcome = CaseOutcome(spec.case_id, "failed", outdir, time.perf_counter() - case_start,
-                                      error=_error_line(err))
+                                      error=error_line(err))
                 outcome.summary = f"{spec.case_id}: FAILED: {outcome.error}"
         summary.outcomes.append(outcome)
         summary.seconds = time.perf_counter() - start
