@@ -58,6 +58,9 @@ def add_prediction_options(parser: argparse.ArgumentParser) -> None:
                         help=f"checkpoint file in each fold folder (default {DEFAULT_CHECKPOINT})")
     parser.add_argument("--brain", default="auto", metavar="METHOD_OR_MASK",
                         help="brain extraction: auto, stripped, template, synthstrip, hd-bet, or a mask file")
+    parser.add_argument("--viewer", action="store_true",
+                        help="also write viewer.html, the case in one self-contained browser page (and, for a "
+                             "batch, index.html listing the cases)")
     parser.add_argument("--save-mni", action="store_true",
                         help="also write the mask and probability on the MNI152 1 mm grid (rigid alignment)")
     parser.add_argument("--territory-atlas", action="append", metavar="ATLAS",
@@ -78,6 +81,7 @@ def prediction_settings(args: argparse.Namespace):
 
     return PredictionSettings(ensemble="vote" if args.vote else "mean", brain_method=args.brain,
                               save_reference=getattr(args, "save_reference", False), save_mni=args.save_mni,
+                              viewer=args.viewer,
                               overwrite=args.overwrite, keep_small_lesions=args.keep_small_lesions,
                               territory_atlases=_atlases(args))
 

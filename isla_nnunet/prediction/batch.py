@@ -36,6 +36,7 @@ from isla_nnunet.io.folder_lock import folder_lock
 from isla_nnunet.prediction.models import ModelSet
 from isla_nnunet.prediction.pipeline import REPORT, PredictionSettings, predict_case
 from isla_nnunet.prediction.report import registration_failed
+from isla_nnunet.prediction.viewer import write_index
 
 SUMMARY_FILE = "batch_summary.csv"
 SUMMARY_COLUMNS = ("case_id", "status", "total_volume_ml", "lesion_count", "stroke_pattern",
@@ -173,5 +174,7 @@ def _predict_all(specs, models, root: Path, settings: PredictionSettings, progre
             with tqdm.external_write_mode():
                 echo(outcome.summary)
         write_text_atomic(root / SUMMARY_FILE, summary.csv_text())
+        if settings.viewer:
+            write_index(root, summary.outcomes)
     bar.close()
     return summary

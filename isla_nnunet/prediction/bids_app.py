@@ -11,6 +11,7 @@ then moved to their derivative names (``PREFIX`` = ``sub-X[_ses-Y][_acq-..][_run
     OUTPUT/sub-X/ses-Y/dwi/PREFIX_desc-lesion_table.tsv                 (lesions.csv as TSV)
     OUTPUT/sub-X/ses-Y/dwi/PREFIX_from-MNI152NLin2009aSym_to-dwi_xfm.json
     OUTPUT/sub-X/ses-Y/dwi/PREFIX_desc-qc_dwi.png
+    OUTPUT/sub-X/ses-Y/dwi/PREFIX_desc-viewer_dwi.html                  (--viewer)
     OUTPUT/sub-X/ses-Y/dwi/PREFIX_space-MNI152NLin2009aSym_desc-lesion_{mask,probseg}.nii.gz  (--save-mni)
     OUTPUT/sub-X/ses-Y/dwi/PREFIX_desc-lesion_report.json               (written last)
 
@@ -52,6 +53,7 @@ from isla_nnunet.prediction.pipeline import (
     QC_PNG,
     REPORT,
     TRANSFORM,
+    VIEWER,
     PredictionSettings,
     predict_case,
 )
@@ -64,6 +66,7 @@ DERIVATIVE_NAMES = {  # pipeline file -> derivative name after the acquisition's
     LESIONS: "_desc-lesion_table.tsv",
     TRANSFORM: f"_from-{TEMPLATE_SPACE}_to-dwi_xfm.json",
     QC_PNG: "_desc-qc_dwi.png",
+    VIEWER: "_desc-viewer_dwi.html",
     MNI_FILES[0]: f"_space-{TEMPLATE_SPACE}_desc-lesion_mask.nii.gz",
     MNI_FILES[1]: f"_space-{TEMPLATE_SPACE}_desc-lesion_probseg.nii.gz",
     REPORT: "_desc-lesion_report.json",

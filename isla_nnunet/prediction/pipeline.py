@@ -61,6 +61,7 @@ from isla_nnunet.prediction.report import (
     write_lesions_csv,
 )
 from isla_nnunet.prediction.territories import territory_report
+from isla_nnunet.prediction.viewer import write_viewer
 from isla_nnunet.preprocessing.brain_extraction import extract_brain, resolve_method
 from isla_nnunet.preprocessing.registration import register_to_reference
 
@@ -70,12 +71,13 @@ LESIONS = "lesions.csv"
 REPORT = "report.json"
 QC_PNG = "qc.png"
 TRANSFORM = "transform.json"
+VIEWER = "viewer.html"
 REFERENCE_FILES = ("dwi_reference.nii.gz", "adc_reference.nii.gz", "lesion_probability_reference.nii.gz",
                    "lesion_mask_reference.nii.gz")
 MNI_FILES = ("lesion_mask_mni.nii.gz", "lesion_probability_mni.nii.gz")
 CASE_OUTPUTS = (MASK, PROBABILITY, LESIONS, QC_PNG, TRANSFORM, REPORT)
 # Every file a case's output folder can receive; --overwrite replaces these and touches nothing else.
-OWN_OUTPUTS = (*CASE_OUTPUTS, *REFERENCE_FILES, *MNI_FILES)
+OWN_OUTPUTS = (*CASE_OUTPUTS, VIEWER, *REFERENCE_FILES, *MNI_FILES)
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class PredictionSettings:
         ensemble: "mean" (ISLA-ENS: mean probability > 0.5) or "vote" (majority of member masks).
         brain_method: brain extraction method or mask file for cases without their own brain mask.
         save_reference: also write the reference-grid images and outputs.
+        viewer: also write ``viewer.html``, the case in a self-contained browser page (:mod:`.viewer`).
         save_mni: also write the mask and probability on the MNI152 1 mm template grid (``MNI_FILES``),
             resampled from the native outputs through the case's rigid registration.
         overwrite: write into an existing non-empty output folder, replacing this tool's own files
@@ -100,6 +103,7 @@ class PredictionSettings:
     brain_method: str = "auto"
     save_reference: bool = False
     save_mni: bool = False
+    viewer: bool = False
     overwrite: bool = False
     keep_small_lesions: bool = False
     territory_atlases: tuple = ()
@@ -278,7 +282,7 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
     title = (f"{case.case_id}   lesion {totals['total_volume_ml']:.2f} ml, {totals['count']} lesion(s), "
              f"{totals['stroke_pattern']}   ({len(models)} model{'s' if len(models) > 1 else ''})")
     outputs = [*CASE_OUTPUTS, *(REFERENCE_FILES if settings.save_reference else ()),
-               *(MNI_FILES if settings.save_mni else ())]
+               *(MNI_FILES if settings.save_mni else ()), *((VIEWER,) if settings.viewer else ())]
     outdir.parent.mkdir(parents=True, exist_ok=True)
     remove_dead_staging(outdir.parent, outdir.name)  # what a killed run on this case left behind
     staging = outdir.parent / staging_name(outdir.name)
@@ -302,6 +306,10 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
             registration.save(staging / TRANSFORM)
         with timer.step("qc_png"):
             write_qc_png(case.dwi, case.adc, mask, probability, staging / QC_PNG, title=title, brain=brain)
+        if settings.viewer:
+            with timer.step("viewer"):
+                write_viewer(case.dwi, case.adc, mask, probability, lesions, staging / VIEWER, title=title,
+                             territories=territories, brain=brain)
         seconds = timer.total()
         report = case_report(
             case_metadata=case.metadata(), lesions=lesions,

@@ -26,7 +26,8 @@ PROBABILITY_FLOOR = 0.01
 COLUMNS = ("DWI", "DWI + mask", "ADC", "ADC + mask", "probability")
 
 
-def _lps_array(image: sitk.Image) -> np.ndarray:
+def lps_array(image: sitk.Image) -> np.ndarray:
+    """``image`` as a (z, y, x) array with index axes pointing to patient Left, Posterior, Superior."""
     # Index axes pointing to patient Left, Posterior, Superior: array (z, y, x) rows run anterior ->
     # posterior and columns right -> left, which is the radiological axial view as stored.
     return sitk.GetArrayFromImage(sitk.DICOMOrient(image, "LPS"))
@@ -51,7 +52,8 @@ def most_lesion_slices(mask: np.ndarray, fallback: np.ndarray | None = None) -> 
     return tuple(s // 2 for s in mask.shape)
 
 
-def _window(image: np.ndarray) -> float:
+def window(image: np.ndarray) -> float:
+    """Display maximum: the 99.5th percentile of the positive voxels (1 when there are none)."""
     positive = image[image > 0]
     return float(np.percentile(positive, 99.5)) if positive.size else 1.0
 
@@ -71,10 +73,10 @@ def write_qc_png(dwi: sitk.Image, adc: sitk.Image, mask: sitk.Image, probability
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    dwi_a, adc_a = _lps_array(dwi), _lps_array(adc)
-    mask_a = _lps_array(mask) > 0
-    prob_a = _lps_array(probability)
-    brain_a = _lps_array(brain) > 0 if brain is not None else None
+    dwi_a, adc_a = lps_array(dwi), lps_array(adc)
+    mask_a = lps_array(mask) > 0
+    prob_a = lps_array(probability)
+    brain_a = lps_array(brain) > 0 if brain is not None else None
     z, y, x = most_lesion_slices(mask_a, brain_a)
     sx, sy, sz = sitk.DICOMOrient(dwi, "LPS").GetSpacing()
     flip = slice(None, None, -1)  # coronal and sagittal: superior up
@@ -83,7 +85,7 @@ def write_qc_png(dwi: sitk.Image, adc: sitk.Image, mask: sitk.Image, probability
         ("coronal", lambda a: a[flip, y, :], sz / sx, f"y={y}"),
         ("sagittal", lambda a: a[flip, :, x], sz / sy, f"x={x}"),
     ]
-    windows = {"DWI": _window(dwi_a), "ADC": _window(adc_a)}
+    windows = {"DWI": window(dwi_a), "ADC": window(adc_a)}
     fig, axes = plt.subplots(3, len(COLUMNS), figsize=(3.0 * len(COLUMNS), 9.6), squeeze=False)
     shown = None
     for row, (name, cut, aspect, where) in enumerate(planes):

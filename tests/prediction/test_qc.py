@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-from isla_nnunet.prediction.qc import _lps_array, most_lesion_slices, write_qc_png
+from isla_nnunet.prediction.qc import lps_array, most_lesion_slices, write_qc_png
 
 
 def test_most_lesion_slices_counts_voxels_per_plane():
@@ -27,8 +27,8 @@ def test_display_arrays_are_reoriented_to_lps():
     array = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
     ras_stored = sitk.GetImageFromArray(array)
     ras_stored.SetDirection((-1.0, 0, 0, 0, -1.0, 0, 0, 0, 1.0))  # index x -> right, y -> anterior
-    np.testing.assert_array_equal(_lps_array(ras_stored), array[:, ::-1, ::-1])
-    np.testing.assert_array_equal(_lps_array(sitk.GetImageFromArray(array)), array)
+    np.testing.assert_array_equal(lps_array(ras_stored), array[:, ::-1, ::-1])
+    np.testing.assert_array_equal(lps_array(sitk.GetImageFromArray(array)), array)
 
 
 def test_png_is_written_atomically(tmp_path):
