@@ -66,6 +66,7 @@ def test_wheel_carries_the_glue_folders_the_shipped_model_and_the_licence(wheel)
     shipped = [n for n in names if n.startswith("isla_nnunet/shipped_model/")]
     checkpoints = [n for n in shipped if n.endswith("checkpoint_final.pth")]
     assert len(checkpoints) == 1 and "isla_nnunet/shipped_model/figures.json" in names
+    assert "isla_nnunet/prediction/viewer_page.html" in names  # the viewer's page template
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     # Only the namespaced glue: no generic top-level "trainers" or "planners" package.
     assert not {n.split("/")[0] for n in names} & {"trainers", "planners", "tests", "scripts"}
