@@ -33,7 +33,7 @@ import torch
 
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.io.atomic import atomic_output
-from isla_nnunet.io.checkpoints import check_checkpoint_name
+from isla_nnunet.io.checkpoints import FINAL_CHECKPOINT, check_checkpoint_name
 from isla_nnunet.io.images import image_suffix, read_image, write_image
 from isla_nnunet.networks.attention.capture import AttentionMap, capture_attention_maps, coefficient_modules
 from isla_nnunet.networks.attention.coefficients import resample_linear
@@ -41,7 +41,7 @@ from isla_nnunet.networks.cpu_execution import CPUExecution
 from isla_nnunet.prediction.predictor import initialize_predictor
 from isla_nnunet.training.full_frame import uncrop
 
-CHECKPOINT = "checkpoint_final.pth"
+CHECKPOINT = FINAL_CHECKPOINT
 _PREPROCESSED_SUFFIXES = (".b2nd", ".npz")
 
 

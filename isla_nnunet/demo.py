@@ -23,6 +23,7 @@ from pathlib import Path
 
 from isla_nnunet import nnunet_cli
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.io.checkpoints import FINAL_CHECKPOINT
 from isla_nnunet.planning import CONFIGURATION, PLANS_NAME
 
 # Small filters and a batch of 2 keep a CPU training step to a few seconds (docs/benchmarks.md).
@@ -126,7 +127,7 @@ def run_demo(settings: DemoSettings = DemoSettings(), echo: Callable[[str], None
         steps.timed(f"train {trainer}", lambda t=trainer: steps.command(
             "nnUNetv2_train", settings.dataset_id, CONFIGURATION, settings.fold, "-p", PLANS_NAME, "-tr", t,
             "-device", settings.device, "--npz"),
-            done=(model / f"fold_{settings.fold}" / "checkpoint_final.pth").exists())
+            done=(model / f"fold_{settings.fold}" / FINAL_CHECKPOINT).exists())
         out = predictions / trainer
         steps.timed(f"predict {trainer}", lambda t=trainer, o=out: steps.command(
             "nnUNetv2_predict", "-i", raw / "imagesTs", "-o", o, "-d", settings.dataset_id,

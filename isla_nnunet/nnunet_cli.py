@@ -33,9 +33,7 @@ def nnunet_environment(root: str | os.PathLike, base: Mapping[str, str] | None =
     env = dict(os.environ if base is None else base)
     for name in FOLDER_VARIABLES:
         env[name] = str(Path(root) / name)
-    trainers = str(nnunet_env.trainers_folder())
-    listed = [p for p in env.get("nnUNet_extTrainer", "").split(os.pathsep) if p and p != trainers]
-    env["nnUNet_extTrainer"] = os.pathsep.join([trainers, *listed])
+    env["nnUNet_extTrainer"] = nnunet_env.trainers_first(env.get("nnUNet_extTrainer"))
     for name, value in nnunet_env.SMALL_MACHINE_DEFAULTS.items():
         env.setdefault(name, value)
     return env

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from isla_nnunet.errors import ISLAError
@@ -21,6 +23,33 @@ def trainers_folder() -> Path:
     import isla_nnunet.nnunet_trainers as trainers
 
     return Path(next(iter(trainers.__path__))).resolve()
+
+
+def trainers_first(listed: str | None) -> str:
+    """An ``nnUNet_extTrainer`` value with the ISLA trainers folder first and the other entries kept.
+
+    Example:
+        >>> trainers_first(f"/mine{os.pathsep}{trainers_folder()}").split(os.pathsep)[1]
+        '/mine'
+    """
+    folder = str(trainers_folder())
+    others = [p for p in (listed or "").split(os.pathsep) if p and p != folder]
+    return os.pathsep.join([folder, *others])
+
+
+@contextlib.contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for a block, then restore each one (unset again if it was unset)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def require(*names: str) -> dict[str, Path]:
@@ -43,9 +72,7 @@ def require_ext_trainer() -> None:
 
 def export_lines() -> list[str]:
     """Shell lines that make nnU-Net's own commands find the ISLA trainers (printed by ``isla env``)."""
-    folder = str(trainers_folder())
-    current = [p for p in os.environ.get("nnUNet_extTrainer", "").split(os.pathsep) if p and p != folder]
-    lines = [f"export nnUNet_extTrainer={os.pathsep.join([folder, *current])}"]
+    lines = [f"export nnUNet_extTrainer={trainers_first(os.environ.get('nnUNet_extTrainer'))}"]
     for name, value in SMALL_MACHINE_DEFAULTS.items():
         lines.append(f"export {name}={os.environ.get(name, value)}")
     return lines

@@ -102,16 +102,9 @@ def check_raw_dataset(folder: Path) -> None:
 @contextmanager
 def _planning_threads():
     # nnU-Net's planner calls torch.set_num_threads(nnUNet_n_proc_DA), which fails for the 0 used in training.
-    saved = os.environ.get("nnUNet_n_proc_DA")
-    if not saved or saved == "0":
-        os.environ["nnUNet_n_proc_DA"] = "1"
-    try:
+    current = os.environ.get("nnUNet_n_proc_DA")
+    with nnunet_env.environment({"nnUNet_n_proc_DA": "1"} if current in (None, "", "0") else {}):
         yield
-    finally:
-        if saved is None:
-            os.environ.pop("nnUNet_n_proc_DA", None)
-        else:
-            os.environ["nnUNet_n_proc_DA"] = saved
 
 
 def plan_and_preprocess(dataset_id: int, features_per_stage=DEFAULT_FEATURES,

@@ -34,3 +34,21 @@ def test_require_ext_trainer(monkeypatch):
         nnunet_env.require_ext_trainer()
     monkeypatch.setenv("nnUNet_extTrainer", f"/x{os.pathsep}{nnunet_env.trainers_folder()}")
     nnunet_env.require_ext_trainer()
+
+
+def test_environment_sets_for_a_block_and_restores_set_and_unset_values(monkeypatch):
+    monkeypatch.setenv("ISLA_TEST_SET", "before")
+    monkeypatch.delenv("ISLA_TEST_UNSET", raising=False)
+    with nnunet_env.environment({"ISLA_TEST_SET": "inside", "ISLA_TEST_UNSET": "inside"}):
+        assert os.environ["ISLA_TEST_SET"] == os.environ["ISLA_TEST_UNSET"] == "inside"
+    assert os.environ["ISLA_TEST_SET"] == "before" and "ISLA_TEST_UNSET" not in os.environ
+    with pytest.raises(RuntimeError), nnunet_env.environment({"ISLA_TEST_SET": "inside"}):
+        raise RuntimeError
+    assert os.environ["ISLA_TEST_SET"] == "before"
+
+
+def test_trainers_first_keeps_other_folders_once():
+    folder = str(nnunet_env.trainers_folder())
+    value = nnunet_env.trainers_first(os.pathsep.join(["/a", folder, "/b", ""]))
+    assert value.split(os.pathsep) == [folder, "/a", "/b"]
+    assert nnunet_env.trainers_first(None) == folder

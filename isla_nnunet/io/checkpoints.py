@@ -26,6 +26,9 @@ import numpy as np
 
 from isla_nnunet.errors import ISLAError
 
+FINAL_CHECKPOINT = "checkpoint_final.pth"
+"""The file nnU-Net writes at the end of a fold's training, and the one every loader here reads by default."""
+
 _NUMPY_TYPES = (np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8,
                 np.bool_)
 

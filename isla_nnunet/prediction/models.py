@@ -42,11 +42,11 @@ import numpy as np
 
 from isla_nnunet import nnunet_env, reference
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.io.checkpoints import check_checkpoint_name
+from isla_nnunet.io.checkpoints import FINAL_CHECKPOINT, check_checkpoint_name
 from isla_nnunet.nnunet_layout import CHANNEL_NAMES, LABELS
 from isla_nnunet.prediction.predictor import initialize_predictor
 
-DEFAULT_CHECKPOINT = "checkpoint_final.pth"
+DEFAULT_CHECKPOINT = FINAL_CHECKPOINT
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -284,17 +284,8 @@ def resolve_device(device: str):
 def _isla_trainers_visible() -> Iterator[None]:
     # nnU-Net finds the trainer class named in a checkpoint through nnUNet_extTrainer, which it reads when
     # it searches; adding this plugin's trainer folder for the search alone leaves the user's setting intact.
-    saved = os.environ.get("nnUNet_extTrainer")
-    folder = str(nnunet_env.trainers_folder())
-    listed = [p for p in (saved or "").split(os.pathsep) if p and p != folder]
-    os.environ["nnUNet_extTrainer"] = os.pathsep.join([folder, *listed])
-    try:
+    with nnunet_env.environment({"nnUNet_extTrainer": nnunet_env.trainers_first(os.environ.get("nnUNet_extTrainer"))}):
         yield
-    finally:
-        if saved is None:
-            os.environ.pop("nnUNet_extTrainer", None)
-        else:
-            os.environ["nnUNet_extTrainer"] = saved
 
 
 @contextlib.contextmanager

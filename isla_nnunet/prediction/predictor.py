@@ -21,11 +21,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.io.checkpoints import check_checkpoint_name, load_checkpoint
+from isla_nnunet.io.checkpoints import FINAL_CHECKPOINT, check_checkpoint_name, load_checkpoint
 
 
 def initialize_predictor(predictor, model_folder: str | os.PathLike, folds: Sequence[int | str],
-                         checkpoint_name: str = "checkpoint_final.pth") -> None:
+                         checkpoint_name: str = FINAL_CHECKPOINT) -> None:
     """Load ``folds`` of ``model_folder`` into ``predictor`` (an ``nnUNetPredictor``).
 
     Args:

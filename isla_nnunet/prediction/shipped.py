@@ -24,12 +24,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.io.checkpoints import load_checkpoint
+from isla_nnunet.io.checkpoints import FINAL_CHECKPOINT, load_checkpoint
 
 SHIPPED_ROOT = Path(__file__).resolve().parents[1] / "shipped_model"
 FIGURES_FILE = "figures.json"
 SHIPPED_FOLD = 0
-SHIPPED_CHECKPOINT = "checkpoint_final.pth"
+SHIPPED_CHECKPOINT = FINAL_CHECKPOINT
 # What nnUNetPredictor.initialize_from_trained_model_folder reads from a checkpoint; the optimizer state,
 # logs and best-EMA value would triple the size and are of no use to prediction.
 PREDICTION_KEYS = ("network_weights", "trainer_name", "init_args", "inference_allowed_mirroring_axes",
