@@ -210,6 +210,8 @@ def test_reference_probability_is_the_network_on_the_full_frame(trained_isla_mod
         network.load_state_dict(models[0].predictor.list_of_parameters[0])
         with torch.no_grad():
             expected = torch.softmax(network(torch.from_numpy(normalized)[None]), 1)[0, 1].numpy()
-    # nnU-Net's predictor accumulates logits in float16 (relative precision 1e-3).
+    # nnU-Net's predictor accumulates logits in float16 (relative precision 1e-3): in float32 arithmetic
+    # that leaves a mean difference of 1.3e-5 to 1.5e-5 depending on the processor; a brain shifted by
+    # the crop, the bug this guards against, gives a mean of 0.04 (the output rolled by 12 voxels).
     assert np.abs(probability - expected).max() < 1e-3
-    assert np.abs(probability - expected).mean() < 1e-5
+    assert np.abs(probability - expected).mean() < 5e-5

@@ -16,7 +16,7 @@ from isla_nnunet.cli import main
 from isla_nnunet.conversion.cases import CaseSpec
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.prediction.batch import predict_batch
-from isla_nnunet.prediction.pipeline import OWN_OUTPUTS, REFERENCE_FILES, PredictionSettings, predict_case
+from isla_nnunet.prediction.pipeline import CASE_OUTPUTS, OWN_OUTPUTS, PredictionSettings, predict_case
 
 
 def digest(path: Path) -> str:
@@ -36,7 +36,9 @@ def case_in(native_case, tmp_path):
 def test_overwrite_replaces_own_files_only(case_in, tmp_path):
     _, spec = case_in
     outdir = tmp_path / "out"
-    predict_case(spec, model_set(BallModel()), outdir, PredictionSettings(save_reference=True))
+    # Every optional output first, so the second run has stale files of each kind to remove.
+    predict_case(spec, model_set(BallModel()), outdir,
+                 PredictionSettings(save_reference=True, save_mni=True, viewer=True))
     assert {p.name for p in outdir.iterdir()} == set(OWN_OUTPUTS)
     (outdir / "notes.txt").write_text("reader's notes")
     (outdir / "mine").mkdir()
@@ -45,7 +47,8 @@ def test_overwrite_replaces_own_files_only(case_in, tmp_path):
 
     predict_case(spec, model_set(BallModel(radius_mm=10.0)), outdir, PredictionSettings(overwrite=True))
     names = {p.name for p in outdir.iterdir()}
-    assert names == (set(OWN_OUTPUTS) - set(REFERENCE_FILES)) | {"notes.txt", "mine"}  # stale reference gone
+    # Reference, MNI and viewer files of the first run would not match the new mask: they are gone.
+    assert names == set(CASE_OUTPUTS) | {"notes.txt", "mine"}
     assert (outdir / "notes.txt").read_text() == "reader's notes"
     assert (outdir / "mine" / "scan.nii.gz").read_bytes() == b"not the tool's"
     assert (outdir / "report.json").read_text() != old_report
