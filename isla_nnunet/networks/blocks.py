@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from isla_nnunet.networks.layers import make_dropout, make_nonlin, make_norm
+from isla_nnunet.networks.layers import make_dropout, make_nonlin, make_norm, max_pool_for
 from isla_nnunet.networks.padding import SamePadConv
 
 
@@ -50,8 +50,7 @@ class ConvOps:
         return make_dropout(self.dropout_op if enabled else None, self.dropout_op_kwargs)
 
     def max_pool(self, stride: Sequence[int]) -> nn.Module:
-        pool = nn.MaxPool3d if self.conv_op is nn.Conv3d else nn.MaxPool2d
-        return pool(tuple(stride), tuple(stride))
+        return max_pool_for(self.conv_op)(tuple(stride), tuple(stride))
 
 
 class StdBlock(nn.Sequential):

@@ -42,6 +42,7 @@ from torch.nn import functional as F
 
 from isla_nnunet.networks.blocks import ConvOps, ResBlock, ResInputBlock, StdBlock, StdDownBlock
 from isla_nnunet.networks.cpu_execution import CPUExecution
+from isla_nnunet.networks.layers import conv_dimension
 
 BLOCK_TYPES = ("std", "res")
 
@@ -116,7 +117,7 @@ class ISLADecoder(nn.Module):
         self.gates = nn.ModuleList(gates) if gate_op else None
         # Heads ordered like the stages: bottleneck first, final output last.
         self.heads = nn.ModuleList(ops.pointwise(f, 1) for f in [features[-1]] + list(features[-2::-1]))
-        self._linear_mode = "trilinear" if ops.conv_op is nn.Conv3d else "bilinear"
+        self._linear_mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[conv_dimension(ops.conv_op)]
 
     def _upsample(self, x: torch.Tensor, size) -> torch.Tensor:
         return F.interpolate(x, size=size, mode=self._linear_mode, align_corners=False)
