@@ -100,7 +100,7 @@ def check_raw_dataset(folder: Path) -> None:
 
 
 @contextmanager
-def _planning_threads():
+def planning_threads():
     # nnU-Net's planner calls torch.set_num_threads(nnUNet_n_proc_DA), which fails for the 0 used in training.
     current = os.environ.get("nnUNet_n_proc_DA")
     with nnunet_env.environment({"nnUNet_n_proc_DA": "1"} if current in (None, "", "0") else {}):
@@ -129,7 +129,7 @@ def plan_and_preprocess(dataset_id: int, features_per_stage=DEFAULT_FEATURES,
         raise ISLAError(f"filters per level {features} must be multiples of 8 (GroupNorm with 8 groups)")
     if batch_size is not None and batch_size < 1:
         raise ISLAError(f"batch size must be >= 1, got {batch_size}")
-    with _planning_threads():
+    with planning_threads():
         extract_fingerprint_dataset(dataset_id, num_processes=num_processes, check_dataset_integrity=True,
                                     clean=True, verbose=verbose)
         planner = _configured_planner(ISLAPlanner, features, batch_size)

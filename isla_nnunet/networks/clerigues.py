@@ -177,6 +177,7 @@ class CleriguesUNet(nn.Module):
         conv_op: ``nn.Conv3d`` (or ``nn.Conv2d``); pooling and transposed convolutions follow it.
         nonlin, nonlin_kwargs: the non-linearity (``nn.PReLU``).
         dropout_op, dropout_op_kwargs: dropout after down-sampling and long residual sums, or None.
+        deep_supervision: must be False (nnU-Net passes it; the network has one output).
 
     Shapes:
         input (B, input_channels, *S) with S divisible by the product of the strides;
@@ -184,14 +185,14 @@ class CleriguesUNet(nn.Module):
 
     Raises:
         ValueError: fewer than two levels, a width that does not double, strides of the wrong length,
-            or an even kernel size.
+            an even kernel size, or deep supervision.
     """
 
     def __init__(self, input_channels: int, num_classes: int, features_per_stage: Sequence[int] = DEFAULT_FEATURES,
                  strides: Sequence[Sequence[int]] | None = None, kernel_size: int = 3,
                  conv_op: type[nn.Module] = nn.Conv3d, nonlin: type[nn.Module] = nn.PReLU,
                  nonlin_kwargs: dict | None = None, dropout_op: type[nn.Module] | None = nn.Dropout,
-                 dropout_op_kwargs: dict | None = None):
+                 dropout_op_kwargs: dict | None = None, deep_supervision: bool = False):
         super().__init__()
         n = len(features_per_stage)
         if n < 2:
@@ -209,6 +210,7 @@ class CleriguesUNet(nn.Module):
                                         nonlin_kwargs, dropout_op, dropout_op_kwargs)
         self.decoder = CleriguesDecoder(self.encoder, num_classes, kernel_size, nonlin, nonlin_kwargs, dropout_op,
                                         dropout_op_kwargs)
+        self.decoder.deep_supervision = deep_supervision
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.cpu_execution.prepare_input(x)

@@ -1,0 +1,80 @@
+"""Clèrigues et al.'s method through nnU-Net's own commands: isla plan --planner clerigues, nnUNetv2_train,
+nnUNetv2_predict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+
+from isla_nnunet.clerigues_planning import BATCH_SIZE, NETWORK_CLASS, PATCH_SIZE_ZYX, PLANS_NAME
+from isla_nnunet.errors import ISLAError
+
+pytestmark = pytest.mark.slow
+
+DATASET_ID = 992
+TRAINER = "CleriguesTrainer_2epochs"
+
+
+@pytest.fixture(scope="module")
+def patch_workspace(tiny_workspace):
+    """Six simulated cases (and one test case) planned with CleriguesPlans in the tiny workspace."""
+    from isla_nnunet.simulation.dataset import write_nnunet_dataset
+
+    folder = write_nnunet_dataset(tiny_workspace.env["nnUNet_raw"], DATASET_ID, "TinyPatch", n_train=6, n_test=1,
+                                  seed=11)
+    tiny_workspace.run("isla", "plan", "--planner", "clerigues", "-d", DATASET_ID)
+    return tiny_workspace, folder.name
+
+
+@pytest.fixture(scope="module")
+def trained(patch_workspace):
+    workspace, name = patch_workspace
+    workspace.run("nnUNetv2_train", DATASET_ID, "3d_fullres", 0, "-p", PLANS_NAME, "-tr", TRAINER, "-device", "cpu")
+    return workspace, name, Path(workspace.env["nnUNet_results"]) / name / f"{TRAINER}__{PLANS_NAME}__3d_fullres"
+
+
+def test_plans_hold_the_patch_network_at_the_dataset_spacing(patch_workspace):
+    workspace, name = patch_workspace
+    plans = json.loads((Path(workspace.env["nnUNet_preprocessed"]) / name / f"{PLANS_NAME}.json").read_text())
+    configuration = plans["configurations"]["3d_fullres"]
+    assert configuration["patch_size"] == list(PATCH_SIZE_ZYX)
+    assert configuration["batch_size"] == BATCH_SIZE
+    assert configuration["architecture"]["network_class_name"] == NETWORK_CLASS
+    assert configuration["architecture"]["arch_kwargs"]["features_per_stage"] == [32, 64, 128, 256]
+    assert configuration["spacing"] == pytest.approx([6.0, 0.9, 0.9])   # the simulated cases' own grid
+    assert "3d_lowres" not in plans["configurations"]
+
+
+def test_two_epochs_train_with_the_recipe_and_log_the_monitored_metric(trained):
+    _, _, model = trained
+    checkpoint = torch.load(model / "fold_0" / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    assert checkpoint["trainer_name"] == TRAINER and checkpoint["current_epoch"] == 2
+    assert "rho" in checkpoint["optimizer_state"]["param_groups"][0]   # Adadelta
+    monitored = checkpoint["logging"]["val_l1_error"]
+    assert len(monitored) == 2 and all(0 <= v <= 2 for v in monitored)
+    log = next((model / "fold_0").glob("training_log_*.txt")).read_text()
+    assert log.count("validation L1 + error rate") == 2
+    assert any(k.startswith("encoder.") for k in checkpoint["network_weights"])
+
+
+def test_stock_predict_writes_a_mask_on_the_case_grid(trained, tmp_path):
+    workspace, name, _ = trained
+    images = Path(workspace.env["nnUNet_raw"]) / name / "imagesTs"
+    workspace.run("nnUNetv2_predict", "-i", images, "-o", tmp_path, "-d", DATASET_ID, "-c", "3d_fullres",
+                  "-p", PLANS_NAME, "-tr", TRAINER, "-f", 0, "-device", "cpu", "--disable_tta", "-step_size", "1")
+    case = sorted(images.glob("*_0000.nii.gz"))[0]
+    mask = nib.load(tmp_path / case.name.replace("_0000", ""))
+    source = nib.load(case)
+    assert mask.shape == source.shape and np.allclose(mask.affine, source.affine)
+    assert set(np.unique(np.asarray(mask.dataobj))) <= {0, 1}
+
+
+def test_isla_only_options_are_refused_for_clerigues_plans(patch_workspace):
+    workspace, _ = patch_workspace
+    with pytest.raises(ISLAError, match="applies to ISLA plans only"):
+        workspace.run("isla", "plan", "--planner", "clerigues", "-d", DATASET_ID, "--batch-size", "2")
