@@ -156,3 +156,41 @@ def search(cases: Iterable[tuple[np.ndarray, np.ndarray]], thresholds: Sequence[
     table = {key: total / n for key, total in totals.items()}
     best = max(table, key=lambda k: (round(table[k], 12), -k[1], -abs(k[0] - 0.5)))
     return SearchResult(PostProcessing(*best), table[best], table)
+
+
+def validation_cases(model_folder: Path, folds: Sequence[str], labels: Path | None = None):
+    """(case, lesion probability, label) of a trained model's validation cases, in nnU-Net's array order.
+
+    ``nnUNetv2_train --npz`` leaves ``fold_F/validation/CASE.npz`` (softmax probabilities on the case's
+    grid); the labels default to ``$nnUNet_preprocessed/<dataset>/gt_segmentations``, the dataset being
+    the model folder's parent.
+
+    Raises:
+        ISLAError: no probabilities (trained without ``--npz``), a label missing or of another shape.
+    """
+    import os
+
+    import nibabel as nib
+
+    model_folder = Path(model_folder)
+    if labels is None:
+        preprocessed = os.environ.get("nnUNet_preprocessed")
+        if not preprocessed:
+            raise ISLAError("nnUNet_preprocessed is not set: set it or give --labels")
+        labels = Path(preprocessed) / model_folder.parent.name / "gt_segmentations"
+    files = sorted(f for fold in folds for f in (model_folder / f"fold_{fold}" / "validation").glob("*.npz"))
+    if not files:
+        raise ISLAError(f"no validation probabilities (*.npz) in {model_folder}/fold_{{{','.join(folds)}}}/validation: "
+                        "train with `nnUNetv2_train ... --npz` or run `nnUNetv2_train ... --val --npz`")
+    for file in files:
+        label_file = Path(labels) / f"{file.stem}.nii.gz"
+        if not label_file.is_file():
+            raise ISLAError(f"no label {label_file} for validation case {file.stem}: "
+                            "give the labels folder with --labels")
+        with np.load(file) as data:
+            probability = data["probabilities"][1]
+        label = np.asarray(nib.load(label_file).dataobj).transpose(2, 1, 0)   # (x, y, z) -> nnU-Net's (z, y, x)
+        if label.shape != probability.shape:
+            raise ISLAError(f"{label_file} is {label.shape[::-1]} voxels but its probabilities are "
+                            f"{probability.shape[::-1]}: labels of another dataset?")
+        yield file.stem, probability, label

@@ -18,6 +18,7 @@ from isla_nnunet.evaluation.postprocessing import (
     hausdorff_voxels,
     remove_small_lesions,
     search,
+    validation_cases,
 )
 
 
@@ -123,3 +124,25 @@ def test_bad_files_and_cases_are_refused(tmp_path):
         search([(probability, label[:-1])])
     with pytest.raises(ISLAError, match=r"\[0, 1\]"):
         search([(probability * 2, label)])
+
+
+def test_validation_cases_read_nnunet_probabilities_and_labels(tmp_path):
+    import nibabel as nib
+
+    model = tmp_path / "Dataset001_X" / "T__P__3d_fullres"
+    (model / "fold_0" / "validation").mkdir(parents=True)
+    labels = tmp_path / "gt"
+    labels.mkdir()
+    probability, label = case()
+    np.savez(model / "fold_0" / "validation" / "c1.npz", probabilities=np.stack([1 - probability, probability]))
+    nib.save(nib.Nifti1Image(label.transpose(2, 1, 0).astype(np.uint8), np.eye(4)), labels / "c1.nii.gz")
+    [(name, p, g)] = list(validation_cases(model, ["0"], labels))
+    assert name == "c1" and np.array_equal(p, probability) and np.array_equal(g, label)
+    nib.save(nib.Nifti1Image(np.zeros((3, 3, 3), np.uint8), np.eye(4)), labels / "c1.nii.gz")
+    with pytest.raises(ISLAError, match="labels of another dataset"):
+        list(validation_cases(model, ["0"], labels))
+    with pytest.raises(ISLAError, match="--npz"):
+        list(validation_cases(model, ["1"], labels))
+    (labels / "c1.nii.gz").unlink()
+    with pytest.raises(ISLAError, match="no label"):
+        list(validation_cases(model, ["0"], labels))

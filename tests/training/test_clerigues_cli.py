@@ -34,7 +34,8 @@ def patch_workspace(tiny_workspace):
 @pytest.fixture(scope="module")
 def trained(patch_workspace):
     workspace, name = patch_workspace
-    workspace.run("nnUNetv2_train", DATASET_ID, "3d_fullres", 0, "-p", PLANS_NAME, "-tr", TRAINER, "-device", "cpu")
+    workspace.run("nnUNetv2_train", DATASET_ID, "3d_fullres", 0, "-p", PLANS_NAME, "-tr", TRAINER, "-device", "cpu",
+                  "--npz")
     return workspace, name, Path(workspace.env["nnUNet_results"]) / name / f"{TRAINER}__{PLANS_NAME}__3d_fullres"
 
 
@@ -78,3 +79,16 @@ def test_isla_only_options_are_refused_for_clerigues_plans(patch_workspace):
     workspace, _ = patch_workspace
     with pytest.raises(ISLAError, match="applies to ISLA plans only"):
         workspace.run("isla", "plan", "--planner", "clerigues", "-d", DATASET_ID, "--batch-size", "2")
+
+
+def test_postprocessing_search_on_the_validation_cases(trained):
+    from isla_nnunet.evaluation.postprocessing import MIN_SIZES, THRESHOLDS, PostProcessing
+
+    workspace, _, model = trained
+    workspace.run("isla", "search-postprocessing", "-m", model)
+    settings = json.loads((model / "postprocessing.json").read_text())
+    best = PostProcessing.load(model / "postprocessing.json")
+    assert best.threshold in THRESHOLDS and best.min_size_voxels in MIN_SIZES
+    assert len(settings["grid"]) == len(THRESHOLDS) * len(MIN_SIZES)
+    assert settings["score"] == pytest.approx(max(row["score"] for row in settings["grid"]), abs=1e-6)
+    assert settings["cases"] == sorted(p.stem for p in (model / "fold_0" / "validation").glob("*.npz"))

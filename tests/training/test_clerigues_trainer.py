@@ -1,0 +1,67 @@
+"""CleriguesTrainer's early stopping, on the trainer's own hooks with nnU-Net's end of epoch stubbed."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+
+from isla_nnunet.training import clerigues
+from isla_nnunet.training.clerigues import MONITOR, CleriguesTrainer, epochs_since_best
+
+
+class History:
+    def __init__(self):
+        self.values = []
+
+    def get_value(self, key, step):
+        assert key == MONITOR
+        return self.values if step is None else self.values[step]
+
+
+@pytest.fixture
+def trainer(tmp_path, monkeypatch):
+    """A CleriguesTrainer shell: a one-weight network, a history, nnU-Net's on_epoch_end counting epochs."""
+    monkeypatch.setattr(nnUNetTrainer, "on_epoch_end",
+                        lambda self: setattr(self, "current_epoch", self.current_epoch + 1))
+    shell = CleriguesTrainer.__new__(CleriguesTrainer)
+    network = torch.nn.Linear(1, 1, bias=False)
+    shell.network, shell.output_folder, shell.device = network, str(tmp_path), torch.device("cpu")
+    shell.logger, shell.current_epoch, shell.num_epochs, shell.patience = History(), 0, 100, 2
+    shell.messages = []
+    shell.print_to_log_file = lambda *args: shell.messages.append(" ".join(map(str, args)))
+    return shell
+
+
+def run_epochs(trainer, values):
+    """Log each value as that epoch's monitored metric with the weight set to the epoch number."""
+    for value in values:
+        with torch.no_grad():
+            trainer.network.weight.fill_(trainer.current_epoch)
+        trainer.logger.values.append(value)
+        trainer.on_epoch_end()
+
+
+def test_stops_after_patience_epochs_without_a_new_minimum_and_keeps_the_best_weights(trainer):
+    with pytest.raises(clerigues._EarlyStop):
+        run_epochs(trainer, [0.5, 0.4, 0.45, 0.41, 0.3])
+    assert trainer.current_epoch == 4                # epochs 0-3 ran; the 0.3 was never reached
+    assert trainer.network.weight.item() == 1.0      # the weights of epoch 1, the minimum
+    assert "early stopping after epoch 3" in trainer.messages[-1]
+
+
+def test_a_new_minimum_resets_the_count(trainer):
+    run_epochs(trainer, [0.5, 0.6, 0.4, 0.45, 0.3, 0.35])
+    assert trainer.current_epoch == 6
+
+
+def test_the_last_epoch_ends_normally(trainer):
+    trainer.num_epochs = 4
+    run_epochs(trainer, [0.5, 0.4, 0.45, 0.5])        # patience reached at the last epoch: no early stop
+    assert trainer.current_epoch == 4
+
+
+@pytest.mark.parametrize("history, expected", [([1.0], 0), ([1.0, 2.0, 3.0], 2), ([3.0, 2.0, 1.0], 0),
+                                               ([1.0, 1.0], 1)])   # a tie is no improvement
+def test_epochs_since_best(history, expected):
+    assert epochs_since_best(history) == expected
