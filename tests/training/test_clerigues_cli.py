@@ -22,11 +22,12 @@ TRAINER = "CleriguesTrainer_2epochs"
 
 @pytest.fixture(scope="module")
 def patch_workspace(tiny_workspace):
-    """Six simulated cases (and one test case) planned with CleriguesPlans in the tiny workspace."""
+    """Six simulated cases (and one test case) with symmetric channels, planned with CleriguesPlans."""
     from isla_nnunet.simulation.dataset import write_nnunet_dataset
 
     folder = write_nnunet_dataset(tiny_workspace.env["nnUNet_raw"], DATASET_ID, "TinyPatch", n_train=6, n_test=1,
                                   seed=11)
+    tiny_workspace.run("isla", "add-symmetric-channels", folder / "imagesTr", folder / "imagesTs")
     tiny_workspace.run("isla", "plan", "--planner", "clerigues", "-d", DATASET_ID)
     return tiny_workspace, folder.name
 
@@ -49,6 +50,8 @@ def test_plans_hold_the_patch_network_at_the_dataset_spacing(patch_workspace):
     assert configuration["architecture"]["arch_kwargs"]["features_per_stage"] == [32, 64, 128, 256]
     assert configuration["spacing"] == pytest.approx([6.0, 0.9, 0.9])   # the simulated cases' own grid
     assert "3d_lowres" not in plans["configurations"]
+    channels = json.loads((Path(workspace.env["nnUNet_raw"]) / name / "dataset.json").read_text())["channel_names"]
+    assert list(channels.values())[2:] == [f"{v}_sym" for v in list(channels.values())[:2]]
 
 
 def test_two_epochs_train_with_the_recipe_and_log_the_monitored_metric(trained):
@@ -60,7 +63,7 @@ def test_two_epochs_train_with_the_recipe_and_log_the_monitored_metric(trained):
     assert len(monitored) == 2 and all(0 <= v <= 2 for v in monitored)
     log = next((model / "fold_0").glob("training_log_*.txt")).read_text()
     assert log.count("validation L1 + error rate") == 2
-    assert any(k.startswith("encoder.") for k in checkpoint["network_weights"])
+    assert checkpoint["network_weights"]["encoder.stem.0.weight"].shape[1] == 4   # DWI, ADC and mirrors
 
 
 def test_stock_predict_writes_a_mask_on_the_case_grid(trained, tmp_path):
