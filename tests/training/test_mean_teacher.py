@@ -56,12 +56,3 @@ def test_multi_gpu_is_refused_with_one_line(tmp_path):
         assert "\n" not in str(err.value)
     finally:
         dist.destroy_process_group()
-
-
-@pytest.mark.parametrize("name", ["ema", "consistency", "mean_teacher_variants"])
-def test_docstring_examples(name):
-    import doctest
-
-    module = importlib.import_module(f"isla_nnunet.training.{name}")
-    result = doctest.testmod(module)
-    assert result.attempted > 0 and result.failed == 0
