@@ -77,3 +77,20 @@ def test_missing_dataset_json_and_empty_dataset(tmp_path):
         path.unlink()
     with pytest.raises(ISLAError, match="no training images"):
         planning.check_raw_dataset(folder)
+
+
+@pytest.mark.slow
+def test_isla_plans_keep_the_keys_of_nnunets_own_plans(tiny_workspace):
+    # ISLAPlanner writes its plans dict itself (nnU-Net 2.8.1's plan_experiment would add 2d and lowres
+    # configurations). nnU-Net's own planner on the same dataset shows the keys the installed nnU-Net
+    # writes, so a change of its plans layout fails here instead of in a user's training run.
+    from isla_nnunet import nnunet_cli
+
+    # nnU-Net's planner calls torch.set_num_threads(nnUNet_n_proc_DA), which refuses the 0 used here.
+    nnunet_cli.run(("nnUNetv2_plan_experiment", "-d", tiny_workspace.dataset_id, "-overwrite_plans_name",
+                    "StockKeysCheck"), {**tiny_workspace.env, "nnUNet_n_proc_DA": "1"},
+                   tiny_workspace.root / "commands.log")
+    stock = json.loads((tiny_workspace.preprocessed / "StockKeysCheck.json").read_text())
+    isla = json.loads((tiny_workspace.preprocessed / "ISLAPlans.json").read_text())
+    assert set(isla) == set(stock)
+    assert set(isla["configurations"]["3d_fullres"]) == set(stock["configurations"]["3d_fullres"])
