@@ -21,6 +21,7 @@ Example (shell)::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -33,12 +34,12 @@ import torch
 
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.io.atomic import atomic_output
-from isla_nnunet.io.checkpoints import FINAL_CHECKPOINT, check_checkpoint_name
+from isla_nnunet.io.checkpoints import FINAL_CHECKPOINT
 from isla_nnunet.io.images import image_suffix, read_image, write_image
 from isla_nnunet.networks.attention.capture import AttentionMap, capture_attention_maps, coefficient_modules
 from isla_nnunet.networks.attention.coefficients import resample_linear
-from isla_nnunet.networks.cpu_execution import CPUExecution
-from isla_nnunet.prediction.predictor import initialize_predictor
+from isla_nnunet.prediction.model_checks import check_model_folder
+from isla_nnunet.prediction.models import load_model, resolve_device
 from isla_nnunet.training.full_frame import uncrop
 
 CHECKPOINT = FINAL_CHECKPOINT
@@ -48,42 +49,16 @@ _PREPROCESSED_SUFFIXES = (".b2nd", ".npz")
 def load_predictor(model_folder: str | os.PathLike, fold: int | str | None = None,
                    checkpoint_name: str = CHECKPOINT, device: str = "cpu"):
     """An initialised ``nnUNetPredictor`` for one fold of a trained model folder (the first fold found
-    when ``fold`` is None).
+    when ``fold`` is None), checked and loaded as ``isla predict`` loads models, in float32.
 
     Raises:
-        ISLAError: the folder, fold or checkpoint is missing, the checkpoint name is a path or the
-            checkpoint holds more than tensors and numbers, or nnU-Net cannot find the trainer class.
+        ISLAError: see :func:`~isla_nnunet.prediction.model_checks.check_model_folder` and
+            :func:`~isla_nnunet.prediction.models.load_model`.
     """
-    from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
-
-    folder = Path(model_folder)
-    check_checkpoint_name(checkpoint_name)
-    for name in ("plans.json", "dataset.json"):
-        if not (folder / name).is_file():
-            raise ISLAError(f"{folder} has no {name}: give a trained nnU-Net model folder "
-                            "(nnUNet_results/DatasetXXX/<trainer>__<plans>__<configuration>)")
-    if fold is None:
-        folds = nnUNetPredictor.auto_detect_available_folds(str(folder), checkpoint_name)
-        if not folds:
-            raise ISLAError(f"no fold_*/{checkpoint_name} in {folder}: train the model or pass --checkpoint")
-        fold = folds[0]
-    fold = fold if fold == "all" else int(fold)
-    if not (folder / f"fold_{fold}" / checkpoint_name).is_file():
-        raise ISLAError(f"{folder / f'fold_{fold}' / checkpoint_name} does not exist: pick another fold (-f) "
-                        "or checkpoint (--checkpoint)")
-    predictor = nnUNetPredictor(device=torch.device(device), perform_everything_on_device=False,
-                                verbose=False, verbose_preprocessing=False, allow_tqdm=False)
-    try:
-        initialize_predictor(predictor, folder, (fold,), checkpoint_name)
-    except RuntimeError as err:
-        if "Could not find requested nnunet trainer" in str(err):
-            raise ISLAError("nnU-Net cannot find the model's trainer class: run `eval \"$(isla env)\"` "
-                            "so that nnUNet_extTrainer lists the ISLA trainers") from None
-        raise
-    if hasattr(predictor.network, "cpu_execution"):
-        # Attention maps are measurements: bf16 would round each coefficient to 3 significant digits.
-        CPUExecution.from_setting("fp32").apply(predictor.network)
-    return predictor
+    info = check_model_folder(model_folder, None if fold is None else [fold], checkpoint_name)
+    # Attention maps are measurements: bf16 would round each coefficient to 3 significant digits.
+    model = load_model(dataclasses.replace(info, folds=info.folds[:1]), resolve_device(device), precision="fp32")
+    return model.predictor
 
 
 def _identifier(path: Path) -> str:

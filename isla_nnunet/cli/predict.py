@@ -9,7 +9,8 @@ from isla_nnunet.cli import EXIT_FLAGGED
 from isla_nnunet.conversion import LAYOUTS
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.nnunet_env import PRECISION_SETTINGS
-from isla_nnunet.prediction.models import DEFAULT_CHECKPOINT, DEVICES
+from isla_nnunet.prediction.model_checks import DEFAULT_CHECKPOINT
+from isla_nnunet.prediction.models import DEVICES
 
 HELP = ("Predict lesion masks from native DWI/ADC with one nnU-Net model or an ensemble (ISLA-ENS, or "
         "--vote), back in native space, with volumes, a report and a QC picture. Exit status: 0 done, "

@@ -12,7 +12,8 @@ See docs/predict.md.
 
 from isla_nnunet.prediction.batch import BatchSummary, CaseOutcome, predict_batch
 from isla_nnunet.prediction.ensemble import Combined, combine, majority_vote, mean_probability, threshold
-from isla_nnunet.prediction.models import LoadedModel, ModelInfo, ModelSet, check_model_folder
+from isla_nnunet.prediction.model_checks import ModelInfo, check_model_folder
+from isla_nnunet.prediction.models import LoadedModel, ModelSet
 from isla_nnunet.prediction.pipeline import CasePrediction, PredictionSettings, check_outdir, predict_case
 from isla_nnunet.prediction.report import Lesion, lesion_summary, lesion_table, stroke_pattern
 

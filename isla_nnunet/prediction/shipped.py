@@ -111,7 +111,7 @@ def pack_model(trained: str | os.PathLike, into: str | os.PathLike, fold: int = 
     """
     import torch
 
-    from isla_nnunet.prediction.models import check_model_folder
+    from isla_nnunet.prediction.model_checks import check_model_folder
 
     info = check_model_folder(trained, [fold], checkpoint)
     into = Path(into)

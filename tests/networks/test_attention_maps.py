@@ -135,7 +135,7 @@ def test_cli_writes_the_maps_and_reports_bad_input_in_one_line(isla_b, tmp_path,
     assert "takes 2 input images per case" in err and "\n" not in err
 
     assert main(["attention-maps", "-m", str(tmp_path / "nope"), "-i", *map(str, images), "-o", str(tmp_path)]) == 2
-    assert "no plans.json" in capsys.readouterr().err
+    assert "does not exist: give an nnU-Net trained-model folder" in capsys.readouterr().err
 
 
 def test_models_without_attention_and_off_grid_cases_are_refused(isla_b, tmp_path):

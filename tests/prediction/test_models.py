@@ -8,14 +8,9 @@ import zipfile
 import pytest
 
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.prediction.models import (
-    ModelSet,
-    check_configuration,
-    check_dataset_json,
-    check_model_folder,
-    resolve_device,
-    unpack_model_zip,
-)
+from isla_nnunet.prediction.model_checks import check_configuration, check_dataset_json, check_model_folder
+from isla_nnunet.prediction.model_zip import unpack_model_zip
+from isla_nnunet.prediction.models import ModelSet, resolve_device
 
 from .helpers import write_model_folder
 
