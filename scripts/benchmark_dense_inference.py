@@ -22,9 +22,9 @@ import time
 
 import torch
 
-from isla_nnunet.clerigues_planning import PATCH_SIZE_ZYX
 from isla_nnunet.networks.clerigues import CleriguesUNet
 from isla_nnunet.networks.cpu_execution import CPUExecution
+from isla_nnunet.nnunet.clerigues_planning import PATCH_SIZE_ZYX
 from isla_nnunet.prediction.dense_patches import dense_patch_probability, patch_starts
 
 

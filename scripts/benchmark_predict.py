@@ -48,8 +48,8 @@ TRAINER = "ISLATrainer_B"
 
 def _plans(workdir: Path) -> Path:
     """ISLAPlans with the default filters, from ``isla plan`` on three simulated cases (cached)."""
-    from isla_nnunet import nnunet_cli
     from isla_nnunet.networks.presets import DEFAULT_FEATURES
+    from isla_nnunet.nnunet import commands as nnunet_cli
     from isla_nnunet.simulation import write_nnunet_dataset
 
     env = nnunet_cli.nnunet_environment(workdir / "nnunet")

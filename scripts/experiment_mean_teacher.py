@@ -48,7 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
-from isla_nnunet import nnunet_cli, planning
+from isla_nnunet.nnunet import commands as nnunet_cli
+from isla_nnunet.nnunet import planning
 from isla_nnunet.prediction.shipped import shipped_model_folder
 
 TEST_SETS = {  # name: (dataset id, domain, simulation seed); seeds far from the training seeds

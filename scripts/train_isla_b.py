@@ -48,9 +48,10 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from isla_nnunet import nnunet_env, planning
 from isla_nnunet.evaluation.metrics import dice
-from isla_nnunet.nnunet_cli import executable
+from isla_nnunet.nnunet import environment as nnunet_env
+from isla_nnunet.nnunet import planning
+from isla_nnunet.nnunet.commands import executable
 from isla_nnunet.prediction.model_card import REAL_CASE_FILES
 from isla_nnunet.simulation import write_nnunet_dataset
 from isla_nnunet.training.variants import TRAINERS

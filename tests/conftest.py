@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from isla_nnunet import nnunet_cli
+from isla_nnunet.nnunet import commands as nnunet_cli
 
 # Keep nnU-Net and torch polite on small CI machines.
 os.environ.setdefault("nnUNet_n_proc_DA", "0")

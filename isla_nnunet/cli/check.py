@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from isla_nnunet import preflight
-from isla_nnunet.planning import CONFIGURATION, PLANS_NAME
+from isla_nnunet.nnunet import preflight
+from isla_nnunet.nnunet.planning import CONFIGURATION, PLANS_NAME
 
 HELP = "Check the environment, trainer name, plans and preprocessed data before nnUNetv2_train."
 

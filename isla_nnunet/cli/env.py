@@ -1,4 +1,4 @@
-from isla_nnunet import nnunet_env
+from isla_nnunet.nnunet import environment as nnunet_env
 
 HELP = "Print the export lines that let nnU-Net's commands find the ISLA trainers: eval \"$(isla env)\"."
 

@@ -1,6 +1,6 @@
-from isla_nnunet import planning
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.networks.presets import DEFAULT_FEATURES
+from isla_nnunet.nnunet import planning
 
 HELP = ("Fingerprint, plan and preprocess an nnU-Net dataset: ISLAPlans on ISLA's reference grid (default) or "
         "CleriguesPlans (--planner clerigues) at the dataset's own spacing.")
@@ -31,7 +31,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     if args.planner == "clerigues":
-        from isla_nnunet import clerigues_planning  # imports nnU-Net's planner: only when asked for
+        from isla_nnunet.nnunet import clerigues_planning  # imports nnU-Net's planner: only when asked for
 
         isla_only = [n for n in ("features", "gpu_memory_target", "batch_size") if getattr(args, n) is not None]
         if isla_only:

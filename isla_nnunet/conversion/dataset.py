@@ -31,7 +31,7 @@ from isla_nnunet import reference
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.io.atomic import atomic_output
 from isla_nnunet.io.units import CANONICAL_ADC_UNIT
-from isla_nnunet.nnunet_layout import CHANNEL_NAMES, FILE_ENDING, LABELS, UNLABELED_FOLDER
+from isla_nnunet.nnunet.layout import CHANNEL_NAMES, FILE_ENDING, LABELS, UNLABELED_FOLDER
 
 IMAGE_FOLDERS = {"train": "imagesTr", "test": "imagesTs", "unlabeled": UNLABELED_FOLDER}
 LABEL_FOLDER = "labelsTr"

@@ -24,7 +24,7 @@ import numpy as np
 from isla_nnunet import reference
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.io.checkpoints import FINAL_CHECKPOINT, check_checkpoint_name
-from isla_nnunet.nnunet_layout import CHANNEL_NAMES, LABELS
+from isla_nnunet.nnunet.layout import CHANNEL_NAMES, LABELS
 
 DEFAULT_CHECKPOINT = FINAL_CHECKPOINT
 

@@ -28,9 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from isla_nnunet import nnunet_env, reference
+from isla_nnunet import reference
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.nnunet_layout import LABELS
+from isla_nnunet.nnunet import environment as nnunet_env
+from isla_nnunet.nnunet.layout import LABELS
 from isla_nnunet.prediction.model_checks import DEFAULT_CHECKPOINT, ModelInfo, check_configuration, check_model_folder
 from isla_nnunet.prediction.model_zip import unpack_model_zip
 from isla_nnunet.prediction.predictor import initialize_predictor

@@ -49,7 +49,7 @@ from tqdm import tqdm
 from isla_nnunet import reference
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.io.units import CANONICAL_ADC_UNIT
-from isla_nnunet.nnunet_layout import CHANNEL_NAMES, FILE_ENDING, LABELS, UNLABELED_FOLDER
+from isla_nnunet.nnunet.layout import CHANNEL_NAMES, FILE_ENDING, LABELS, UNLABELED_FOLDER
 from isla_nnunet.simulation.case import SimulatedCase, simulate_case
 from isla_nnunet.simulation.domains import Domain, get_domain
 from isla_nnunet.simulation.geometry import GRIDS

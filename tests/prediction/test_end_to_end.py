@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from isla_nnunet import nnunet_cli
 from isla_nnunet.cli import main
 from isla_nnunet.conversion import CaseSpec
 from isla_nnunet.evaluation import lesion_count, volume_ml
+from isla_nnunet.nnunet import commands as nnunet_cli
 from isla_nnunet.prediction.models import ModelSet
 from isla_nnunet.prediction.pipeline import PredictionSettings, predict_case
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from isla_nnunet import nnunet_cli
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.evaluation import evaluate_files
+from isla_nnunet.nnunet import commands as nnunet_cli
 from isla_nnunet.prediction.shipped import (
     FIGURES_FILE,
     PREDICTION_KEYS,

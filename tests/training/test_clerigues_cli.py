@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from isla_nnunet.clerigues_planning import BATCH_SIZE, NETWORK_CLASS, PATCH_SIZE_ZYX, PLANS_NAME
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.nnunet.clerigues_planning import BATCH_SIZE, NETWORK_CLASS, PATCH_SIZE_ZYX, PLANS_NAME
 
 pytestmark = pytest.mark.slow
 

@@ -119,7 +119,7 @@ def simulated(tmp_path_factory):
 
 
 def test_dataset_json_written_by_simulator_is_understood(simulated):
-    from isla_nnunet.planning import check_raw_dataset
+    from isla_nnunet.nnunet.planning import check_raw_dataset
 
     cases = unlabeled_cases(simulated, json.loads((simulated / "dataset.json").read_text()))
     assert list(cases) == ["case_0001"]
@@ -135,7 +135,7 @@ def test_planning_checks_unlabeled_images(simulated, tmp_path, array, message):
 
     import nibabel as nib
 
-    from isla_nnunet.planning import check_raw_dataset
+    from isla_nnunet.nnunet.planning import check_raw_dataset
 
     folder = tmp_path / simulated.name
     shutil.copytree(simulated, folder)

@@ -3,8 +3,10 @@ import re
 import pytest
 from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name
 
-from isla_nnunet import nnunet_env, preflight
+from isla_nnunet.nnunet import environment as nnunet_env
+from isla_nnunet.nnunet import preflight
 from isla_nnunet.training import variants
+from isla_nnunet.training.clerigues import CleriguesTrainer
 from isla_nnunet.training.trainer import ISLATrainer
 
 NAME = re.compile(r"^ISLATrainer_(?P<loss>UFL|GDLBCE)_(?P<block>Std|Res)_(?P<ds>DS|noDS)_(?P<att>\w+?)"
@@ -22,7 +24,7 @@ def test_every_shipped_trainer_resolves_through_nnunets_own_lookup(ext_trainer, 
     for name, cls in shipped.items():
         found = recursive_find_trainer_class_by_name(name)
         assert found.__name__ == name
-        assert issubclass(found, ISLATrainer)
+        assert issubclass(found, (ISLATrainer, CleriguesTrainer))
         assert found.__dict__ == cls.__dict__ or found is cls
     capsys.readouterr()  # nnU-Net prints where it searched
 

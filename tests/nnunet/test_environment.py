@@ -2,8 +2,8 @@ import os
 
 import pytest
 
-from isla_nnunet import nnunet_env
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.nnunet import environment as nnunet_env
 
 
 def test_trainers_folder_is_the_shipped_trainers_package():

@@ -16,8 +16,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from isla_nnunet import nnunet_env
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.nnunet import environment as nnunet_env
 
 FOLDER_VARIABLES = ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")
 

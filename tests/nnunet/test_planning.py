@@ -4,10 +4,11 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from isla_nnunet import planning, reference
+from isla_nnunet import reference
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.networks.presets import DEFAULT_FEATURES, isla_arch_kwargs
 from isla_nnunet.networks.unet import ISLAUNet
+from isla_nnunet.nnunet import planning
 
 
 @pytest.mark.parametrize(("elements", "target_gb", "expected"), [
@@ -84,7 +85,7 @@ def test_isla_plans_keep_the_keys_of_nnunets_own_plans(tiny_workspace):
     # ISLAPlanner writes its plans dict itself (nnU-Net 2.8.1's plan_experiment would add 2d and lowres
     # configurations). nnU-Net's own planner on the same dataset shows the keys the installed nnU-Net
     # writes, so a change of its plans layout fails here instead of in a user's training run.
-    from isla_nnunet import nnunet_cli
+    from isla_nnunet.nnunet import commands as nnunet_cli
 
     # nnU-Net's planner calls torch.set_num_threads(nnUNet_n_proc_DA), which refuses the 0 used here.
     nnunet_cli.run(("nnUNetv2_plan_experiment", "-d", tiny_workspace.dataset_id, "-overwrite_plans_name",

@@ -3,9 +3,10 @@ import os
 
 import pytest
 
-from isla_nnunet import nnunet_env, preflight
 from isla_nnunet.cli import main
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.nnunet import environment as nnunet_env
+from isla_nnunet.nnunet import preflight
 
 
 @pytest.fixture
@@ -31,8 +32,8 @@ def _plans(folders, configurations=("3d_fullres",), cases=2):
 
 def test_shipped_trainers_include_the_grid_and_nothing_foreign():
     trainers = preflight.shipped_trainers()
-    assert "ISLATrainer_GDLBCE_Res_noDS_NoAtt_5epochs" in trainers
-    assert all(name.startswith("ISLATrainer") for name in trainers)
+    assert "ISLATrainer_GDLBCE_Res_noDS_NoAtt_5epochs" in trainers and "CleriguesTrainer" in trainers
+    assert all(name.startswith(("ISLATrainer", "CleriguesTrainer")) for name in trainers)
 
 
 def test_a_complete_setup_passes(folders):

@@ -21,9 +21,9 @@ import os
 import pkgutil
 from pathlib import Path
 
-from isla_nnunet import nnunet_env
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.planning import CONFIGURATION, PLANS_NAME
+from isla_nnunet.nnunet import environment as nnunet_env
+from isla_nnunet.nnunet.planning import CONFIGURATION, PLANS_NAME
 
 
 def shipped_trainers() -> dict[str, type]:

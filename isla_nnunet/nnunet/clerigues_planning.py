@@ -23,10 +23,10 @@ from pathlib import Path
 
 from nnunetv2.experiment_planning.experiment_planners.default_experiment_planner import ExperimentPlanner
 
-from isla_nnunet import nnunet_env
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.networks.clerigues import DEFAULT_FEATURES
-from isla_nnunet.nnunet_layout import LABELS
+from isla_nnunet.nnunet import environment as nnunet_env
+from isla_nnunet.nnunet.layout import LABELS
 
 PLANS_NAME = "CleriguesPlans"
 CONFIGURATION = "3d_fullres"
@@ -99,7 +99,7 @@ def plan_and_preprocess(dataset_id: int, num_processes: int = 2, verbose: bool =
         preprocess_dataset,
     )
 
-    from isla_nnunet import planning
+    from isla_nnunet.nnunet import planning
 
     nnunet_env.require("nnUNet_raw", "nnUNet_preprocessed")
     raw = planning.raw_dataset_folder(dataset_id)

@@ -4,8 +4,9 @@ import sys
 
 import pytest
 
-from isla_nnunet import nnunet_cli, nnunet_env
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.nnunet import commands as nnunet_cli
+from isla_nnunet.nnunet import environment as nnunet_env
 
 
 def test_environment_points_every_folder_under_the_root(tmp_path):
@@ -41,7 +42,7 @@ def test_non_ascii_output_is_read_whatever_the_locale(tmp_path):
     parent = tmp_path / "parent.py"
     parent.write_text(
         "import locale, os, sys\n"
-        "from isla_nnunet import nnunet_cli\n"
+        "from isla_nnunet.nnunet import commands as nnunet_cli\n"
         "assert locale.getpreferredencoding(False).lower() in ('ascii', 'ansi_x3.4-1968')\n"
         "seen = []\n"
         f"nnunet_cli.run(['python', {str(child)!r}], os.environ, {str(tmp_path / 'log.txt')!r}, echo=seen.append)\n"

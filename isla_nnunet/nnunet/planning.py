@@ -2,7 +2,7 @@
 
 nnU-Net looks up experiment planners only inside its own package, so this module runs the three
 steps of ``nnUNetv2_plan_and_preprocess`` through nnU-Net's API with the ISLA planner
-(``planners/isla_planner.py``) and writes plans named ``ISLAPlans``.
+(:mod:`isla_nnunet.nnunet.isla_planner`) and writes plans named ``ISLAPlans``.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from isla_nnunet import nnunet_env, reference
+from isla_nnunet import reference
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.networks.presets import DEFAULT_FEATURES
-from isla_nnunet.nnunet_layout import LABELS
+from isla_nnunet.nnunet import environment as nnunet_env
+from isla_nnunet.nnunet.layout import LABELS
 
 PLANS_NAME = "ISLAPlans"
 CONFIGURATION = "3d_fullres"
@@ -120,7 +121,7 @@ def plan_and_preprocess(dataset_id: int, features_per_stage=DEFAULT_FEATURES,
         preprocess_dataset,
     )
 
-    from isla_nnunet.nnunet_planners.isla_planner import ISLAPlanner
+    from isla_nnunet.nnunet.isla_planner import ISLAPlanner
 
     nnunet_env.require("nnUNet_raw", "nnUNet_preprocessed")
     check_raw_dataset(raw_dataset_folder(dataset_id))
