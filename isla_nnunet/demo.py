@@ -24,7 +24,7 @@ from pathlib import Path
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.io.checkpoints import FINAL_CHECKPOINT
 from isla_nnunet.nnunet import commands as nnunet_cli
-from isla_nnunet.nnunet.planning import CONFIGURATION, PLANS_NAME
+from isla_nnunet.nnunet.isla_plans import CONFIGURATION, PLANS_NAME
 
 # Small filters and a batch of 2 keep a CPU training step to a few seconds (docs/benchmarks.md).
 DEMO_FEATURES = (8, 8, 16, 16, 32, 32)

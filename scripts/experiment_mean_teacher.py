@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from isla_nnunet.nnunet import commands as nnunet_cli
-from isla_nnunet.nnunet import planning
+from isla_nnunet.nnunet import isla_plans, planning
 from isla_nnunet.prediction.shipped import shipped_model_folder
 
 TEST_SETS = {  # name: (dataset id, domain, simulation seed); seeds far from the training seeds
@@ -58,8 +58,8 @@ TEST_SETS = {  # name: (dataset id, domain, simulation seed); seeds far from the
     "source_test": (702, "source", 3000),
 }
 FIRST_TRAINING_ID = 710
-CONFIGURATION = planning.CONFIGURATION
-PLANS = planning.PLANS_NAME
+CONFIGURATION = isla_plans.CONFIGURATION
+PLANS = isla_plans.PLANS_NAME
 
 TRAINER_MODULE = '''"""Trainers of one Mean Teacher experiment (written by scripts/experiment_mean_teacher.py)."""
 

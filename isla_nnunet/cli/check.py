@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from isla_nnunet.nnunet import preflight
-from isla_nnunet.nnunet.planning import CONFIGURATION, PLANS_NAME
+from isla_nnunet.nnunet.isla_plans import CONFIGURATION, PLANS_NAME
 
 HELP = "Check the environment, trainer name, plans and preprocessed data before nnUNetv2_train."
 

@@ -1,6 +1,6 @@
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.networks.presets import DEFAULT_FEATURES
-from isla_nnunet.nnunet import planning
+from isla_nnunet.nnunet import isla_plans, planning
 
 HELP = ("Fingerprint, plan and preprocess an nnU-Net dataset: ISLAPlans on ISLA's reference grid (default) or "
         "CleriguesPlans (--planner clerigues) at the dataset's own spacing.")
@@ -21,7 +21,7 @@ def add_arguments(parser) -> None:
                              f"(default {','.join(map(str, DEFAULT_FEATURES))})")
     parser.add_argument("--gpu-memory-target", type=float, default=None,
                         help="isla only: GPU memory (GB) the batch must fit; below ~20 GB the batch of 8 is reduced "
-                             f"(default {planning.DEFAULT_GPU_MEMORY_TARGET_GB:g})")
+                             f"(default {isla_plans.DEFAULT_GPU_MEMORY_TARGET_GB:g})")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="isla only: fix the batch (e.g. 2 for CPU training) instead of deriving it from the "
                              "memory target")
@@ -41,7 +41,7 @@ def run(args) -> int:
         print(f"plans written to {plans}")
         return 0
     plans = planning.plan_and_preprocess(args.dataset, args.features or DEFAULT_FEATURES,
-                                         args.gpu_memory_target or planning.DEFAULT_GPU_MEMORY_TARGET_GB,
+                                         args.gpu_memory_target or isla_plans.DEFAULT_GPU_MEMORY_TARGET_GB,
                                          args.num_processes, args.verbose, batch_size=args.batch_size)
     print(f"plans written to {plans}")
     return 0

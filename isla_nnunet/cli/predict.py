@@ -8,7 +8,7 @@ import time
 from isla_nnunet.cli import EXIT_FLAGGED
 from isla_nnunet.conversion import LAYOUTS
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.nnunet.environment import PRECISION_SETTINGS
+from isla_nnunet.precision import PRECISION_SETTINGS
 from isla_nnunet.prediction.model_checks import DEFAULT_CHECKPOINT
 from isla_nnunet.prediction.models import DEVICES
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from isla_nnunet.nnunet.environment import PRECISION_SETTINGS, PRECISION_VARIABLE
+from isla_nnunet.precision import PRECISION_SETTINGS, PRECISION_VARIABLE
 
 
 @functools.cache

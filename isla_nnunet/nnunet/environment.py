@@ -12,10 +12,6 @@ from isla_nnunet.errors import ISLAError
 # On small machines nnU-Net's default worker counts oversubscribe the cores; these are the values the
 # project documents for 2-core machines (training with 0 augmentation workers runs in-process).
 SMALL_MACHINE_DEFAULTS = {"nnUNet_n_proc_DA": "0", "nnUNet_def_n_proc": "2"}
-# Read wherever an ISLA network is built, nnUNetv2_train and nnUNetv2_predict included
-# (isla_nnunet.networks.cpu_execution).
-PRECISION_VARIABLE = "ISLA_CPU_PRECISION"
-PRECISION_SETTINGS = ("auto", "bf16", "fp32")
 
 
 def trainers_folder() -> Path:

@@ -20,7 +20,7 @@ from nnunetv2.paths import nnUNet_preprocessed
 from isla_nnunet import reference
 from isla_nnunet.networks.presets import DEFAULT_FEATURES, isla_arch_kwargs
 from isla_nnunet.networks.unet import ISLAUNet
-from isla_nnunet.nnunet.planning import CONFIGURATION, DEFAULT_GPU_MEMORY_TARGET_GB, PLANS_NAME, batch_size_for
+from isla_nnunet.nnunet.isla_plans import CONFIGURATION, DEFAULT_GPU_MEMORY_TARGET_GB, PLANS_NAME, batch_size_for
 
 
 class ISLAPlanner(ExperimentPlanner):

@@ -8,7 +8,6 @@ steps of ``nnUNetv2_plan_and_preprocess`` through nnU-Net's API with the ISLA pl
 from __future__ import annotations
 
 import json
-import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,28 +19,8 @@ from isla_nnunet import reference
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.networks.presets import DEFAULT_FEATURES
 from isla_nnunet.nnunet import environment as nnunet_env
+from isla_nnunet.nnunet.isla_plans import CONFIGURATION, DEFAULT_GPU_MEMORY_TARGET_GB, PLANS_NAME
 from isla_nnunet.nnunet.layout import LABELS
-
-PLANS_NAME = "ISLAPlans"
-CONFIGURATION = "3d_fullres"
-ISLA_BATCH_SIZE = 8
-MIN_BATCH_SIZE = 2
-# ISLA's batch of 8 fits this budget with the default filters; smaller targets reduce the batch.
-DEFAULT_GPU_MEMORY_TARGET_GB = 40.0
-# nnU-Net's default planner: 560e6 activation elements fit a batch of 2 on an 8 GB GPU.
-_NNUNET_REFERENCE_ELEMENTS, _NNUNET_REFERENCE_GB, _NNUNET_REFERENCE_BATCH = 560e6, 8.0, 2
-
-
-def batch_size_for(feature_map_elements: int, gpu_memory_target_gb: float) -> int:
-    """ISLA's batch of 8, reduced the way nnU-Net reduces batches when a memory target would be exceeded.
-
-    Example:
-        >>> batch_size_for(280_000_000, 40.0), batch_size_for(280_000_000, 8.0)
-        (8, 4)
-    """
-    budget = _NNUNET_REFERENCE_ELEMENTS * gpu_memory_target_gb / _NNUNET_REFERENCE_GB
-    fitting = math.floor(budget / feature_map_elements * _NNUNET_REFERENCE_BATCH)
-    return int(max(MIN_BATCH_SIZE, min(ISLA_BATCH_SIZE, fitting)))
 
 
 def raw_dataset_folder(dataset_id: int) -> Path:

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.nnunet import environment as nnunet_env
-from isla_nnunet.nnunet.planning import CONFIGURATION, PLANS_NAME
+from isla_nnunet.nnunet.isla_plans import CONFIGURATION, PLANS_NAME
+from isla_nnunet.precision import PRECISION_SETTINGS, PRECISION_VARIABLE
 
 
 def shipped_trainers() -> dict[str, type]:
@@ -67,10 +68,10 @@ def check_training_setup(dataset_id: int, trainer: str, plans: str = PLANS_NAME,
 
     folders = nnunet_env.require("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results")
     nnunet_env.require_ext_trainer()
-    precision = os.environ.get(nnunet_env.PRECISION_VARIABLE)
-    if precision is not None and precision.strip().lower() not in nnunet_env.PRECISION_SETTINGS:
-        raise ISLAError(f"{nnunet_env.PRECISION_VARIABLE}={precision!r} is not a CPU precision: set it to "
-                        f"{', '.join(nnunet_env.PRECISION_SETTINGS)} or unset it (auto)")
+    precision = os.environ.get(PRECISION_VARIABLE)
+    if precision is not None and precision.strip().lower() not in PRECISION_SETTINGS:
+        raise ISLAError(f"{PRECISION_VARIABLE}={precision!r} is not a CPU precision: set it to "
+                        f"{', '.join(PRECISION_SETTINGS)} or unset it (auto)")
     trainer_class = resolve_trainer(trainer)
     try:
         dataset = maybe_convert_to_dataset_name(dataset_id)

@@ -48,10 +48,8 @@ class ModelInfo:
     checkpoint: str
 
     def to_dict(self) -> dict:
-        from isla_nnunet.prediction.shipped import is_shipped
-
         return {"name": self.name, "source": os.fspath(self.source), "folds": list(self.folds),
-                "checkpoint": self.checkpoint, "shipped": is_shipped(self.source)}
+                "checkpoint": self.checkpoint}
 
 
 def _read_json(path: Path, what: str, source: Path) -> dict:

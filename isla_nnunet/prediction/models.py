@@ -35,6 +35,7 @@ from isla_nnunet.nnunet.layout import LABELS
 from isla_nnunet.prediction.model_checks import DEFAULT_CHECKPOINT, ModelInfo, check_configuration, check_model_folder
 from isla_nnunet.prediction.model_zip import unpack_model_zip
 from isla_nnunet.prediction.predictor import initialize_predictor
+from isla_nnunet.prediction.shipped import is_shipped
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -88,8 +89,8 @@ class LoadedModel:
         return self.info.name
 
     def to_dict(self) -> dict:
-        return {**self.info.to_dict(), "trainer": self.trainer, "configuration": self.configuration,
-                "plans": self.predictor.plans_manager.plans_name}
+        return {**self.info.to_dict(), "shipped": is_shipped(self.info.source), "trainer": self.trainer,
+                "configuration": self.configuration, "plans": self.predictor.plans_manager.plans_name}
 
     def lesion_probability(self, channels: np.ndarray) -> np.ndarray:
         """Lesion probability on the reference grid, the network applied to the whole reference frame.

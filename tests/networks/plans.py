@@ -9,7 +9,7 @@ from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager
 from isla_nnunet import reference
 from isla_nnunet.networks.presets import DEFAULT_FEATURES, isla_arch_kwargs
 from isla_nnunet.nnunet import environment as nnunet_env
-from isla_nnunet.nnunet.planning import CONFIGURATION, PLANS_NAME
+from isla_nnunet.nnunet.isla_plans import CONFIGURATION, PLANS_NAME
 
 CHANNELS = {"0": "DWI", "1": "ADC"}
 

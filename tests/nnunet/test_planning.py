@@ -8,7 +8,7 @@ from isla_nnunet import reference
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.networks.presets import DEFAULT_FEATURES, isla_arch_kwargs
 from isla_nnunet.networks.unet import ISLAUNet
-from isla_nnunet.nnunet import planning
+from isla_nnunet.nnunet import isla_plans, planning
 
 
 @pytest.mark.parametrize(("elements", "target_gb", "expected"), [
@@ -19,14 +19,14 @@ from isla_nnunet.nnunet import planning
     (280_000_000, 1.0, 2),    # never below 2 (nnU-Net's minimum)
 ])
 def test_batch_size_follows_nnunet_memory_rule(elements, target_gb, expected):
-    assert planning.batch_size_for(elements, target_gb) == expected
+    assert isla_plans.batch_size_for(elements, target_gb) == expected
 
 
 def test_default_network_gets_islas_batch_of_eight_at_the_default_target():
     arch = isla_arch_kwargs(DEFAULT_FEATURES)
     kwargs = {k: v for k, v in arch["arch_kwargs"].items() if k not in arch["_kw_requires_import"]}
     elements = ISLAUNet(2, 2, **kwargs).compute_conv_feature_map_size(reference.SHAPE_ZYX)
-    assert planning.batch_size_for(elements, planning.DEFAULT_GPU_MEMORY_TARGET_GB) == 8
+    assert isla_plans.batch_size_for(elements, isla_plans.DEFAULT_GPU_MEMORY_TARGET_GB) == 8
 
 
 def _write(path, array, spacing_xyz=reference.SPACING_XYZ):
