@@ -106,7 +106,7 @@ def _safe_convert(spec: CaseSpec, folder_path: str, brain_method: str, qc_thresh
         return convert_case(spec, DatasetFolder(folder_path), brain_method, qc_threshold, binarize_masks)
     except ISLAError as err:
         message = str(err)
-    except Exception as err:  # noqa: BLE001 - one broken case must not stop the others
+    except Exception as err:  # one broken case must not stop the others
         message = (
             f"{type(err).__name__}: {str(err).strip().splitlines()[0][:200] if str(err).strip() else ''}"
         )
@@ -203,7 +203,7 @@ def convert_dataset(
                 spec = jobs[job]
                 try:
                     results[spec.case_id] = job.result()
-                except Exception as err:  # noqa: BLE001 - a crashed worker fails its case only
+                except Exception as err:  # a crashed worker fails its case only
                     results[spec.case_id] = CaseResult(
                         spec.case_id, spec.role, "failed", error=f"worker crashed ({type(err).__name__})"
                     )

@@ -42,7 +42,7 @@ def folder_lock(root: str | os.PathLike, command: str) -> Iterator[None]:
         return
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    handle = open(root / LOCK_FILE, "a+")  # noqa: SIM115 - held open for the block's duration
+    handle = open(root / LOCK_FILE, "a+")  # held open for the block's duration
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -93,7 +93,7 @@ def check_nifti(path: str | os.PathLike) -> NiftiFacts:
     except (EOFError, OSError, zlib.error) as err:
         raise ISLAError(f"{path} is cut short or damaged ({type(err).__name__}: {str(err)[:80]}): copy the "
                         "file again from its source") from None
-    except Exception as err:  # noqa: BLE001 - nibabel's header errors have many types
+    except Exception as err:  # nibabel's header errors have many types
         raise ISLAError(f"{path} has no readable NIfTI header ({type(err).__name__}): give a NIfTI file") from None
     if header is None:
         raise ISLAError(f"{path} is cut short or damaged (only {total} bytes, less than a NIfTI header): "

@@ -164,7 +164,7 @@ def _predict_all(specs, models, root: Path, settings: PredictionSettings, progre
                 result = predict_case(spec, models, outdir, settings)
                 outcome = CaseOutcome(spec.case_id, "predicted", outdir, time.perf_counter() - case_start,
                                       result.report, result.summary)
-            except Exception as err:  # noqa: BLE001 - one broken case must not stop the batch
+            except Exception as err:  # one broken case must not stop the batch
                 outcome = CaseOutcome(spec.case_id, "failed", outdir, time.perf_counter() - case_start,
                                       error=error_line(err))
                 outcome.summary = f"{spec.case_id}: FAILED: {outcome.error}"

@@ -165,7 +165,7 @@ def run_participants(bids_dir: str | os.PathLike, output: str | os.PathLike,
                 outcome = CaseOutcome(acquisition.prefix, "predicted", report_path.parent,
                                       time.perf_counter() - case_start, result.report,
                                       result.summary.replace(str(work), str(report_path.parent)))
-            except Exception as err:  # noqa: BLE001 - one broken acquisition must not stop the others
+            except Exception as err:  # one broken acquisition must not stop the others
                 outcome = CaseOutcome(acquisition.prefix, "failed", report_path.parent,
                                       time.perf_counter() - case_start, error=error_line(err))
                 outcome.summary = f"{acquisition.prefix}: FAILED: {outcome.error}"

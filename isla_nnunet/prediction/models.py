@@ -161,7 +161,7 @@ def load_model(info: ModelInfo, device, tta: bool = False, precision: str | None
             initialize_predictor(predictor, info.folder, info.folds, info.checkpoint)
     except ISLAError:
         raise
-    except Exception as err:  # noqa: BLE001 - whatever breaks here, the folder's files do not fit together
+    except Exception as err:  # whatever breaks here, the folder's files do not fit together
         text = str(err).strip()
         first = f"{type(err).__name__}: {text.splitlines()[0][:200]}" if text else type(err).__name__
         raise ISLAError(f"cannot load model {info.source} ({first}): check that its trainer is installed and "

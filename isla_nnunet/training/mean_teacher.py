@@ -64,7 +64,7 @@ STUDENT_KEY = "student_weights"
 STATE_KEY = "mean_teacher"
 
 
-class ISLATrainer_MT(ISLATrainer_B):  # noqa: N801 (nnU-Net finds trainers by this permanent name)
+class ISLATrainer_MT(ISLATrainer_B):  # nnU-Net finds trainers by this permanent name
     """ISLA-MT: ISLA-B as the student of an EMA teacher; w_max = 5, 60-epoch ramp-up (Roca et al., §3.2.6)."""
 
     consistency_weight_max = CONSISTENCY_WEIGHT_MAX
