@@ -18,21 +18,16 @@ from nnunetv2.experiment_planning.experiment_planners.default_experiment_planner
 from nnunetv2.paths import nnUNet_preprocessed
 
 from isla_nnunet import reference
+from isla_nnunet.errors import ISLAError
 from isla_nnunet.networks.presets import DEFAULT_FEATURES, isla_arch_kwargs
 from isla_nnunet.networks.unet import ISLAUNet
-from isla_nnunet.nnunet.isla_plans import CONFIGURATION, DEFAULT_GPU_MEMORY_TARGET_GB, PLANS_NAME, batch_size_for
+from isla_nnunet.nnunet.isla_plans import CONFIGURATION, batch_size_for
 
 
 class ISLAPlanner(ExperimentPlanner):
     features_per_stage = DEFAULT_FEATURES
     # None: the batch nnU-Net's memory rule allows for the GPU memory target; a number fixes it.
     batch_size: int | None = None
-
-    def __init__(self, dataset_name_or_id, gpu_memory_target_in_gb: float = DEFAULT_GPU_MEMORY_TARGET_GB,
-                 preprocessor_name: str = "DefaultPreprocessor", plans_name: str = PLANS_NAME,
-                 overwrite_target_spacing=None, suppress_transpose: bool = True):
-        super().__init__(dataset_name_or_id, gpu_memory_target_in_gb, preprocessor_name, plans_name,
-                         overwrite_target_spacing, suppress_transpose=True)
 
     def determine_fullres_target_spacing(self) -> np.ndarray:
         return np.array(reference.SPACING_ZYX)
@@ -71,7 +66,16 @@ class ISLAPlanner(ExperimentPlanner):
         }
 
     def plan_experiment(self) -> dict:
-        """Plans with only the ISLA ``3d_fullres`` configuration (nnU-Net's would add 2d and lowres)."""
+        """Plans with only the ISLA ``3d_fullres`` configuration (nnU-Net's would add 2d and lowres).
+
+        Follows the plans layout of nnU-Net 2.8.1's ``ExperimentPlanner.plan_experiment``; the keys are
+        checked against the installed nnU-Net's own plans in tests/nnunet/test_planning.py.
+        """
+        # nnU-Net's rule puts the coarsest axis first; on the reference grid that is z, already first.
+        transpose_forward, transpose_backward = self.determine_transpose()
+        if list(transpose_forward) != [0, 1, 2]:
+            raise ISLAError(f"cases of {self.dataset_name} are not on ISLA's reference grid (z is not the coarsest "
+                            "axis): convert them with `isla convert`")
         spacing = self.determine_fullres_target_spacing()
         median_shape = np.median(self.dataset_fingerprint["shapes_after_crop"], 0)
         configuration = self.get_plans_for_configuration(spacing, median_shape,
@@ -85,8 +89,8 @@ class ISLAPlanner(ExperimentPlanner):
                 [float(s) for s in np.median(self.dataset_fingerprint["spacings"], 0)],
             "original_median_shape_after_transp": [int(round(s)) for s in median_shape],
             "image_reader_writer": self.determine_reader_writer().__name__,
-            "transpose_forward": [0, 1, 2],
-            "transpose_backward": [0, 1, 2],
+            "transpose_forward": [int(i) for i in transpose_forward],
+            "transpose_backward": [int(i) for i in transpose_backward],
             "configurations": {CONFIGURATION: configuration},
             "experiment_planner_used": self.__class__.__name__,
             "label_manager": "LabelManager",
