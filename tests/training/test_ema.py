@@ -72,3 +72,18 @@ def test_bad_arguments_raise():
         ema_update(_tiny(0), _tiny(1), 1.5)
     with pytest.raises(ValueError, match="different parameters"):
         ema_update(nn.Linear(1, 1), nn.Conv1d(1, 1, 1, bias=False), 0.9)
+
+
+def test_the_teacher_runs_under_the_students_cpu_setting():
+    # The teacher's forward on the unlabeled images is half of a Mean Teacher step's network work: it
+    # must get the same bf16 autocast and channels-last memory as the student.
+    from isla_nnunet.networks.cpu_execution import CPUExecution
+    from isla_nnunet.networks.presets import isla_arch_kwargs
+    from isla_nnunet.networks.unet import ISLAUNet
+
+    kwargs = isla_arch_kwargs((8, 8, 16))["arch_kwargs"]
+    kwargs.update(conv_op=nn.Conv3d, norm_op=nn.GroupNorm, nonlin=nn.LeakyReLU, dropout_op=nn.Dropout)
+    student = CPUExecution(torch.bfloat16, channels_last=True).apply(ISLAUNet(2, 2, **kwargs))
+    teacher = make_teacher(student)
+    assert teacher.cpu_execution == student.cpu_execution
+    assert all(p.is_contiguous(memory_format=torch.channels_last_3d) for p in teacher.parameters() if p.dim() == 5)
