@@ -13,9 +13,13 @@ Every stage is skipped when its output exists, and training resumes from nnU-Net
    the CPU budget's learning rate 2e-3 -> 2e-5 (``isla_nnunet.training.variants.CPUBudget``); an epoch is
    one pass over the training cases, so the run is ``E * ceil(train_cases / batch)`` steps and the decay
    spans all of them (one rate per pass; the last pass runs at the final rate);
+   With ``--pretrained MODEL`` the run continues a trained ISLA-B instead
+   (``ISLATrainer_B_CPUFineTune_<E>epochs``, 2e-4 -> 2e-6, ``-pretrained_weights`` from MODEL's fold 0;
+   the plans must build MODEL's network);
 4. test: ``nnUNetv2_predict --disable_tta`` on the test cases in bf16 (the default on a bf16 CPU) and
    in float32 with probabilities, ``isla evaluate`` on the bf16 masks, and the bf16/float32 parity
-   (mask Dice per case, max |p_bf16 - p_fp32|);
+   (mask Dice per case, max |p_bf16 - p_fp32|); on a processor without native bf16 only float32 (bf16
+   would be emulated there, slowly, and is not what ``isla predict`` runs);
 5. placement: the same test cases through ``isla predict``'s model path (the network on the whole
    reference frame, where training puts the brain) against ``nnUNetv2_predict`` (brain box cropped and
    padded centred): mask Dice between the two, max |delta p|, the box's offset from the frame centre,
@@ -29,6 +33,8 @@ Usage::
 
     nice python scripts/train_isla_b.py --workdir ~/isla_runs/isla_b            # about 2 h on 2 cores
     python scripts/train_isla_b.py --workdir /tmp/t --train-cases 4 --val-cases 2 --test-cases 2 --epochs 1
+    nice python scripts/train_isla_b.py --workdir ~/isla_runs/ft --domains source,randomised \
+        --pretrained isla_nnunet/shipped_model/ISLATrainer_B_CPU_10epochs__ISLAPlans__3d_fullres --epochs 5
 """
 
 from __future__ import annotations
@@ -74,14 +80,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="processes simulating, planning, evaluating")
     parser.add_argument("--augmentation-workers", type=int, default=1, help="nnUNet_n_proc_DA while training")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with the real cases")
+    parser.add_argument("--pretrained", type=Path,
+                        help="trained ISLA-B model folder to continue (fine-tuning) instead of training from scratch")
     return parser.parse_args()
 
 
-def trainer_name(epochs: int) -> str:
-    name = f"ISLATrainer_B_CPU_{epochs}epochs"
+def trainer_name(epochs: int, fine_tuning: bool = False) -> str:
+    family = "ISLATrainer_B_CPUFineTune_" if fine_tuning else "ISLATrainer_B_CPU_"
+    name = f"{family}{epochs}epochs"
     if name not in TRAINERS:
-        choices = sorted(int(n.split("_")[-1].removesuffix("epochs")) for n in TRAINERS
-                         if n.startswith("ISLATrainer_B_CPU_"))
+        choices = sorted(int(n.split("_")[-1].removesuffix("epochs")) for n in TRAINERS if n.startswith(family))
         raise SystemExit(f"no trainer {name}; --epochs must be one of {choices}")
     return name
 
@@ -99,7 +107,11 @@ class Run:
         self.dataset = f"Dataset{DATASET_ID:03d}_{DATASET_NAME}"
         self.raw = self.root / "raw" / self.dataset
         self.preprocessed = self.root / "preprocessed" / self.dataset
-        self.trainer = trainer_name(args.epochs)
+        self.pretrained = args.pretrained.resolve() if args.pretrained else None
+        if self.pretrained and not (self.pretrained / "fold_0" / "checkpoint_final.pth").exists():
+            raise SystemExit(f"--pretrained {args.pretrained}: no fold_0/checkpoint_final.pth there; "
+                             "give a trained-model folder (<trainer>__ISLAPlans__3d_fullres)")
+        self.trainer = trainer_name(args.epochs, fine_tuning=self.pretrained is not None)
         self.model = self.root / "results" / self.dataset / f"{self.trainer}__ISLAPlans__3d_fullres"
         self.results_file = self.root / "results.json"
         self.results = json.loads(self.results_file.read_text()) if self.results_file.exists() else {}
@@ -155,6 +167,17 @@ class Run:
             raise SystemExit(f"{self.raw} has {len(train_ids)} labeled cases, fewer than "
                              f"--train-cases + --val-cases")
         (self.preprocessed / "splits_final.json").write_text(json.dumps(split, indent=1) + "\n")
+        if self.pretrained:
+            self.check_plans(plans)
+
+    def check_plans(self, plans: Path) -> None:
+        """The pretrained weights load only into the network they were trained in."""
+        mine = json.loads(plans.read_text())["configurations"]["3d_fullres"]
+        theirs = json.loads((self.pretrained / "plans.json").read_text())["configurations"]["3d_fullres"]
+        differing = [k for k in ("architecture", "patch_size", "spacing") if mine.get(k) != theirs.get(k)]
+        if differing:
+            raise SystemExit(f"{plans} differs from {self.pretrained / 'plans.json'} in {differing}: "
+                             "plan with the pretrained model's settings")
 
     def train(self) -> None:
         fold = self.model / "fold_0"
@@ -164,6 +187,8 @@ class Run:
                 "-tr", self.trainer, "-device", "cpu"]
         if (fold / "checkpoint_latest.pth").exists() or (fold / "checkpoint_final.pth").exists():
             argv.append("--c")
+        elif self.pretrained:
+            argv += ["-pretrained_weights", str(self.pretrained / "fold_0" / "checkpoint_final.pth")]
         steps_per_epoch = math.ceil(self.args.train_cases / self.args.batch)
         print(f"training {self.trainer}: {self.args.epochs} epochs x {steps_per_epoch} steps of batch "
               f"{self.args.batch} ({self.args.epochs * steps_per_epoch} steps); log {self.root / 'train.log'}")
@@ -175,6 +200,7 @@ class Run:
             "cases_seen": self.args.epochs * steps_per_epoch * self.args.batch,
             "distinct_training_cases": self.args.train_cases, **timing,
             "validation_dice_nnunet": summary["foreground_mean"]["Dice"],
+            "pretrained": str(self.pretrained) if self.pretrained else None,
             "note": "wall/CPU of the last nnUNetv2_train invocation (a resumed run counts only its own part)",
         }
         self.save()
@@ -190,8 +216,15 @@ class Run:
     def test(self) -> None:
         if "test" in self.results:
             return
+        from isla_nnunet.networks.cpu_execution import cpu_has_native_bf16
+
         bf16, fp32 = self.root / "test_bf16", self.root / "test_fp32"
-        timing = {"bf16": self.predict(bf16, "bf16", True), "fp32": self.predict(fp32, "fp32", True)}
+        timing = {"fp32": self.predict(fp32, "fp32", True)}
+        if cpu_has_native_bf16():
+            timing["bf16"] = self.predict(bf16, "bf16", True)
+            parity = self.parity(bf16, fp32)
+        else:
+            bf16, parity = fp32, "not measured: this processor has no native bf16"
         metrics = self.root / "test_metrics.csv"
         self.command([sys.executable, "-m", "isla_nnunet", "evaluate", "--pred", str(bf16), "--gt",
                       str(self.raw / "labelsTs"), "-o", str(metrics), "-j", str(self.args.workers),
@@ -204,7 +237,7 @@ class Run:
             "cases": len(rows), "prediction_wall_s": timing,
             "median_dice": statistics.median(float(r[column["dice"]]) for r in rows),
             "median_lesion_f1": statistics.median(float(r[column["lesion_f1"]]) for r in rows),
-            "per_case": per_case, "parity": self.parity(bf16, fp32),
+            "per_case": per_case, "parity": parity, "masks": bf16.name,
         }
         self.save()
 
@@ -233,7 +266,8 @@ class Run:
                 channels = np.stack([np.asarray(nib.load(self.raw / "imagesTs" / f"{case}_000{c}.nii.gz").dataobj,
                                                 dtype=np.float32).transpose(2, 1, 0) for c in (0, 1)])
                 full = models[0].lesion_probability(channels)
-                cropped = np.load(self.root / "test_bf16" / f"{case}.npz")["probabilities"][1].astype(np.float32)
+                masks = self.root / self.results["test"].get("masks", "test_bf16")
+                cropped = np.load(masks / f"{case}.npz")["probabilities"][1].astype(np.float32)
                 truth = np.asarray(nib.load(label).dataobj).transpose(2, 1, 0) > 0
                 box = np.argwhere((channels != 0).any(axis=0))
                 offset = (box.min(0) + box.max(0) + 1) / 2 - np.asarray(channels.shape[1:]) / 2

@@ -6,10 +6,12 @@ import argparse
 
 from isla_nnunet.cli import EXIT_FLAGGED
 from isla_nnunet.conversion import LAYOUTS, convert_dataset, discover_cases
+from isla_nnunet.conversion.dataset import GRIDS
 from isla_nnunet.conversion.qc import NCC_THRESHOLD
 from isla_nnunet.preprocessing import METHODS
 
-HELP = ("Convert a dataset (ISLES'22, SOOP, CSV) into an nnU-Net raw dataset on the ISLA reference grid. "
+HELP = ("Convert a dataset (ISLES'22, SOOP, CSV) into an nnU-Net raw dataset on the ISLA reference grid "
+        "(or, with --grid native, on each case's own DWI grid). "
         "Exit status: 0 done, 1 a case failed, 2 refused, 3 converted but a case's registration QC or "
         "lesion mask is flagged.")
 
@@ -50,6 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="count every lesion-mask value > 0 as lesion (default: masks must hold only 0 and 1)",
     )
+    parser.add_argument(
+        "--grid",
+        choices=GRIDS,
+        default="reference",
+        help="reference: register every case to ISLA's reference grid (default); native: keep each case on "
+        "its own DWI grid, brain-masked (e.g. ISLES'22 at 2 mm, for isla plan --planner clerigues)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -64,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         qc_threshold=args.qc_threshold,
         progress=not args.no_progress,
         binarize_masks=args.binarize_masks,
+        grid=args.grid,
     )
     print("\n".join(summary.lines()))
     return 1 if summary.failed else EXIT_FLAGGED if summary.flagged or summary.mask_flagged else 0

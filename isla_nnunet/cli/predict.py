@@ -9,6 +9,7 @@ from isla_nnunet.cli import EXIT_FLAGGED
 from isla_nnunet.conversion import LAYOUTS
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.precision import PRECISION_SETTINGS
+from isla_nnunet.prediction.dense_patches import PAPER_STEP_ZYX
 from isla_nnunet.prediction.model_checks import DEFAULT_CHECKPOINT
 from isla_nnunet.prediction.models import DEVICES
 
@@ -53,6 +54,9 @@ def add_prediction_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=PRECISION_SETTINGS, default=None,
                         help="CPU arithmetic: auto = bf16 on processors with native bf16, else float32 "
                              "(default: $ISLA_CPU_PRECISION or auto); CUDA uses nnU-Net's float16 autocast")
+    parser.add_argument("--patch-step", nargs=3, type=int, metavar=("Z", "Y", "X"), default=list(PAPER_STEP_ZYX),
+                        help="step in voxels between the patches of a patch model's dense inference (Clèrigues "
+                             "et al.; default the paper's 1 4 4; coarser is faster, see docs/clerigues.md)")
     parser.add_argument("--folds", nargs="+", metavar="F",
                         help="folds of each model to use (default: all found)")
     parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT,
@@ -130,14 +134,16 @@ def run(args: argparse.Namespace) -> int:
         case = read_case(spec, args.bvalues)
         read_seconds = time.perf_counter() - start
         resolve_method(case, args.brain)
-        with ModelSet.load(args.model, args.device, args.tta, args.folds, args.checkpoint, args.precision) as models:
+        with ModelSet.load(args.model, args.device, args.tta, args.folds, args.checkpoint, args.precision,
+                            args.patch_step) as models:
             result = predict_case(spec, models, args.output, settings, case=case, read_seconds=read_seconds)
         print(result.summary)
         print(f"  report: {result.outdir / 'report.json'}   picture: {result.outdir / 'qc.png'}")
         return EXIT_FLAGGED if registration_failed(result.report["registration"]) else 0
     specs = discover_cases(args.input, layout=args.layout)
     ModelSet.check(args.model, args.folds, args.checkpoint)
-    with ModelSet.load(args.model, args.device, args.tta, args.folds, args.checkpoint, args.precision) as models:
+    with ModelSet.load(args.model, args.device, args.tta, args.folds, args.checkpoint, args.precision,
+                       args.patch_step) as models:
         summary = predict_batch(specs, models, args.output, settings, progress=not args.no_progress,
                                 echo=print)
     print("\n".join(summary.lines()))

@@ -9,6 +9,11 @@ finished for resumed runs).
 Written intensities: float32, DWI as read (arbitrary scanner units), ADC in 1e-6 mm^2/s, both 0 outside
 the brain; nnU-Net's z-score normalisation with ``use_mask_for_norm`` sees only brain voxels.
 
+On the native grid (``folder.grid == "native"``, ``isla convert --grid native``) the registration
+and its QC are skipped: DWI, ADC (already on the DWI grid, :func:`load_case`) and lesion mask are
+written on the case's own DWI grid, clipped at 0 and multiplied by the brain mask, and the case's
+record (``transforms/CASE.json``) holds what was read, without a transform.
+
 Example:
     >>> result = convert_case(spec, DatasetFolder("nnUNet_raw/Dataset101_ISLES22"))  # doctest: +SKIP
     >>> result.status, round(result.qc_score, 2)  # doctest: +SKIP
@@ -17,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -27,6 +33,7 @@ import SimpleITK as sitk
 from isla_nnunet.conversion.cases import CaseSpec
 from isla_nnunet.conversion.dataset import DatasetFolder
 from isla_nnunet.conversion.qc import NCC_THRESHOLD, registration_score, write_qc_png
+from isla_nnunet.io.atomic import write_text_atomic
 from isla_nnunet.io.case import load_case
 from isla_nnunet.io.images import write_image
 from isla_nnunet.io.masks import load_mask
@@ -89,6 +96,8 @@ def convert_case(
     case = load_case(spec.dwi, adc=spec.adc, b0=spec.b0, case_id=spec.case_id)
     method = resolve_method(case, spec.brain or brain_method)
     brain = extract_brain(case, method)
+    if folder.grid == "native":
+        return _write_native(spec, folder, case, brain, method, binarize_masks, start)
     registration = register_to_reference(case, brain)
 
     brain_ref = registration.to_reference(brain, kind="mask")
@@ -133,5 +142,30 @@ def convert_case(
                                                 "flagged": fit.low_contrast},
     }
     registration.save(folder.transform_path(spec.case_id))
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _write_native(spec: CaseSpec, folder: DatasetFolder, case, brain: sitk.Image, method, binarize_masks: bool,
+                  start: float) -> CaseResult:
+    fit = None
+    if spec.role == "train":
+        lesion = load_mask(spec.lesion, case.dwi, name="lesion mask", any_positive=binarize_masks)
+        fit = check_mask_inside(mask_fit(case.dwi, lesion), f"lesion mask {spec.lesion}")
+    dwi_path, adc_path = folder.image_paths(spec.case_id, spec.role)
+    write_image(masked_nonnegative(case.dwi, brain), dwi_path)
+    write_image(masked_nonnegative(case.adc, brain), adc_path)
+    if fit is not None:
+        write_image(sitk.Cast(lesion > 0, sitk.sitkUInt8), folder.label_path(spec.case_id))
+    result = CaseResult(spec.case_id, spec.role, "converted", brain_method=os.fspath(method))
+    if fit is not None and fit.checked:
+        result.mask_contrast, result.mask_flagged = round(fit.contrast, 3), fit.low_contrast
+    record = {"info": {"case": case.metadata(), "role": spec.role, "brain_method": os.fspath(method),
+                       "grid": "native", "spacing_xyz": list(case.dwi.GetSpacing()), "lesion": spec.lesion,
+                       "lesion_fit": None if fit is None or not fit.checked else {
+                           "inside_head": fit.inside, "dwi_contrast": fit.contrast, "flagged": fit.low_contrast}}}
+    path = folder.transform_path(spec.case_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps(record, indent=1) + "\n")
     result.seconds = time.perf_counter() - start
     return result

@@ -15,6 +15,12 @@ Layout (``DatasetNNN_Name`` inside ``nnUNet_raw``)::
 source dataset, then an unlabeled target dataset into the same folder) add up. nnU-Net reads the keys it
 knows and ignores ``unlabeled`` and ``isla``.
 
+A dataset is on one of two grids (``isla.grid`` in ``dataset.json``): ``reference`` (ISLA's reference
+grid, every case registered to it) or ``native`` (``isla convert --grid native``: each case on its own
+DWI grid, brain-masked, for methods planned at a dataset's own spacing such as Clèrigues et al.'s; no
+registration, so no QC picture, and ``transforms/CASE.json`` only records the case). A folder never
+mixes the two.
+
 Example:
     >>> folder = DatasetFolder("nnUNet_raw/Dataset101_ISLES22")  # doctest: +SKIP
     >>> folder.write_dataset_json()  # doctest: +SKIP
@@ -38,6 +44,7 @@ LABEL_FOLDER = "labelsTr"
 TRANSFORM_FOLDER = "transforms"
 QC_FOLDER = "qc"
 SUMMARY_FILE = "conversion_summary.json"
+GRIDS = ("reference", "native")
 _DATASET_NAME = re.compile(r"Dataset\d{3}_[A-Za-z0-9_.-]+")
 
 
@@ -45,16 +52,29 @@ class DatasetFolder:
     """Paths inside one nnU-Net raw dataset folder.
 
     Raises:
-        ISLAError: the folder name is not ``DatasetNNN_Name`` (nnU-Net would not find it).
+        ISLAError: the folder name is not ``DatasetNNN_Name`` (nnU-Net would not find it), an unknown
+            grid, or a folder whose ``dataset.json`` holds cases on the other grid.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, grid: str = "reference"):
         self.path = Path(path)
         if not _DATASET_NAME.fullmatch(self.path.name):
             raise ISLAError(
                 f"output folder {self.path.name!r} is not named DatasetNNN_Name (e.g. Dataset101_ISLES22): "
                 "nnU-Net only finds folders named so"
             )
+        if grid not in GRIDS:
+            raise ISLAError(f"grid {grid!r} unknown: use {' or '.join(GRIDS)}")
+        self.grid = grid
+        existing = self.path / "dataset.json"
+        if existing.is_file():
+            try:
+                written = json.loads(existing.read_text(encoding="utf-8")).get("isla", {}).get("grid", "reference")
+            except (OSError, ValueError, AttributeError):
+                written = grid  # not ours to judge: it is rewritten from the files after the run
+            if written != grid:
+                raise ISLAError(f"{self.path} holds cases on the {written} grid: convert {grid}-grid cases into "
+                                "another DatasetNNN_Name folder")
 
     @property
     def name(self) -> str:
@@ -79,7 +99,9 @@ class DatasetFolder:
         files = self.image_paths(case_id, role)
         if role == "train":
             files.append(self.label_path(case_id))
-        return [*files, self.qc_path(case_id), self.transform_path(case_id)]
+        if self.grid == "reference":
+            files.append(self.qc_path(case_id))
+        return [*files, self.transform_path(case_id)]
 
     def is_done(self, case_id: str, role: str) -> bool:
         """True when a previous run finished this case (all its outputs exist)."""
@@ -96,9 +118,12 @@ class DatasetFolder:
         """``dataset.json`` content for what is on disk now."""
         training = [c for c in self._cases_in(IMAGE_FOLDERS["train"]) if self.label_path(c).is_file()]
         unlabeled = self._cases_in(IMAGE_FOLDERS["unlabeled"])
+        description = ("DWI + ADC rigidly registered to the ISLA reference grid by isla convert"
+                       if self.grid == "reference" else
+                       "DWI + ADC on each case's own DWI grid, brain-masked, by isla convert --grid native")
         content = {
             "name": self.name.split("_", 1)[1],
-            "description": "DWI + ADC rigidly registered to the ISLA reference grid by isla convert",
+            "description": description,
             "channel_names": dict(CHANNEL_NAMES),
             "labels": dict(LABELS),
             "numTraining": len(training),
@@ -107,17 +132,19 @@ class DatasetFolder:
         if unlabeled:
             content["unlabeled"] = {"folder": IMAGE_FOLDERS["unlabeled"], "numUnlabeled": len(unlabeled)}
         content["isla"] = {
-            "reference_grid": {
+            "grid": self.grid,
+            "adc_unit_mm2_per_s": CANONICAL_ADC_UNIT,
+            "transforms_folder": TRANSFORM_FOLDER,
+            "numTest": len(self._cases_in(IMAGE_FOLDERS["test"])),
+        }
+        if self.grid == "reference":
+            content["isla"]["reference_grid"] = {
                 "shape_xyz": list(reference.SHAPE_XYZ),
                 "spacing_xyz": list(reference.SPACING_XYZ),
                 "orientation": reference.ORIENTATION,
                 "affine_ras": reference.affine().tolist(),
-            },
-            "adc_unit_mm2_per_s": CANONICAL_ADC_UNIT,
-            "transforms_folder": TRANSFORM_FOLDER,
-            "qc_folder": QC_FOLDER,
-            "numTest": len(self._cases_in(IMAGE_FOLDERS["test"])),
-        }
+            }
+            content["isla"]["qc_folder"] = QC_FOLDER
         return content
 
     def write_dataset_json(self) -> Path:

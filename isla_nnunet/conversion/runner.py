@@ -100,10 +100,10 @@ class ConversionSummary:
 
 
 def _safe_convert(spec: CaseSpec, folder_path: str, brain_method: str, qc_threshold: float,
-                  binarize_masks: bool) -> CaseResult:
+                  binarize_masks: bool, grid: str) -> CaseResult:
     start = time.perf_counter()
     try:
-        return convert_case(spec, DatasetFolder(folder_path), brain_method, qc_threshold, binarize_masks)
+        return convert_case(spec, DatasetFolder(folder_path, grid), brain_method, qc_threshold, binarize_masks)
     except ISLAError as err:
         message = str(err)
     except Exception as err:  # one broken case must not stop the others
@@ -142,6 +142,7 @@ def convert_dataset(
     qc_threshold: float = NCC_THRESHOLD,
     progress: bool = True,
     binarize_masks: bool = False,
+    grid: str = "reference",
 ) -> ConversionSummary:
     """Convert ``specs`` into the nnU-Net raw dataset folder ``output``.
 
@@ -155,13 +156,15 @@ def convert_dataset(
         progress: show a tqdm progress bar.
         binarize_masks: count every lesion-mask value > 0 as lesion; by default a mask with values
             other than 0 and 1 fails its case.
+        grid: "reference" (ISLA's reference grid) or "native" (each case's own DWI grid, see
+            :mod:`isla_nnunet.conversion.dataset`).
 
     Raises:
         ISLAError: bad folder name, duplicated case ids, ``num_processes`` < 1, or a case id already in
-            the dataset under another role.
+            the dataset under another role, a folder holding cases on the other grid.
     """
     start = time.perf_counter()
-    folder = DatasetFolder(output)
+    folder = DatasetFolder(output, grid)
     check_unique(specs)
     if num_processes < 1:
         raise ISLAError(f"-np {num_processes} is not a number of processes: give 1 or more")
@@ -187,7 +190,8 @@ def convert_dataset(
     )
     if num_processes == 1 or len(todo) <= 1:
         for spec in todo:
-            results[spec.case_id] = _safe_convert(spec, str(folder.path), brain_method, qc_threshold, binarize_masks)
+            results[spec.case_id] = _safe_convert(spec, str(folder.path), brain_method, qc_threshold, binarize_masks,
+                                                   grid)
             bar.update()
     else:
         context = multiprocessing.get_context("spawn")
@@ -196,7 +200,8 @@ def convert_dataset(
             initargs=(os.getpid(), _single_threaded)
         ) as pool:
             jobs = {
-                pool.submit(_safe_convert, spec, str(folder.path), brain_method, qc_threshold, binarize_masks): spec
+                pool.submit(_safe_convert, spec, str(folder.path), brain_method, qc_threshold, binarize_masks,
+                            grid): spec
                 for spec in todo
             }
             for job in futures.as_completed(jobs):

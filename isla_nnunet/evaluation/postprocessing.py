@@ -58,6 +58,15 @@ class PostProcessing:
         """The binary mask of a lesion probability map (any shape of 2 or 3 dimensions)."""
         return remove_small_lesions(np.asarray(probability) > self.threshold, self.min_size_voxels)
 
+    def describe(self) -> str:
+        """The rule in words.
+
+        Example:
+            >>> PostProcessing(0.3, 20).describe()
+            'probability > 0.3, lesions of >= 20 voxels'
+        """
+        return f"probability > {self.threshold:g}, lesions of >= {self.min_size_voxels} voxels"
+
     def save(self, path: Path, **details) -> None:
         """Write the settings (and ``details``, e.g. the search's score) as JSON, atomically."""
         path = Path(path)

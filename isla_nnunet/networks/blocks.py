@@ -7,6 +7,15 @@
 
 Every convolution uses exact "same" padding (:mod:`isla_nnunet.networks.padding`), so even kernels
 such as 4x4x2 keep the grid.
+
+A U-Net flavour is a block family, :class:`StdUNetBlocks` or :class:`ResUNetBlocks`: the class that
+builds each encoder and decoder stage. :class:`~isla_nnunet.networks.unet.ISLAUNet` takes the family
+as a class (plans store its name, ``"std"`` or ``"res"``, read once by :func:`block_family`). A new
+flavour is a new family with the same two methods.
+
+Example:
+    >>> block_family("res") is ResUNetBlocks, block_family(StdUNetBlocks) is StdUNetBlocks
+    (True, True)
 """
 
 from __future__ import annotations
@@ -116,3 +125,58 @@ class ResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x) + self.shortcut(x)
+
+
+class StdUNetBlocks:
+    """StdUNet's stages: :class:`StdBlock` first, then max-pooling + :class:`StdBlock`; decoder :class:`StdBlock`."""
+
+    name = "std"
+
+    @staticmethod
+    def encoder_stage(ops: ConvOps, level: int, in_channels: int, out_channels: int, kernel_size: Sequence[int],
+                      stride: Sequence[int], downsample_kernel_size: Sequence[int] | None,
+                      dropout: bool) -> nn.Module:
+        if level == 0:
+            return StdBlock(ops, in_channels, out_channels, kernel_size, dropout)
+        return StdDownBlock(ops, in_channels, out_channels, kernel_size, stride, dropout)
+
+    @staticmethod
+    def decoder_stage(ops: ConvOps, in_channels: int, out_channels: int, kernel_size: Sequence[int],
+                      dropout: bool) -> nn.Module:
+        return StdBlock(ops, in_channels, out_channels, kernel_size, dropout)
+
+
+class ResUNetBlocks:
+    """ResUNet's stages: :class:`ResInputBlock` first, then strided :class:`ResBlock`; decoder :class:`ResBlock`."""
+
+    name = "res"
+
+    @staticmethod
+    def encoder_stage(ops: ConvOps, level: int, in_channels: int, out_channels: int, kernel_size: Sequence[int],
+                      stride: Sequence[int], downsample_kernel_size: Sequence[int] | None,
+                      dropout: bool) -> nn.Module:
+        if level == 0:
+            return ResInputBlock(ops, in_channels, out_channels, kernel_size)
+        return ResBlock(ops, in_channels, out_channels, kernel_size, downsample_kernel_size or kernel_size, stride,
+                        dropout)
+
+    @staticmethod
+    def decoder_stage(ops: ConvOps, in_channels: int, out_channels: int, kernel_size: Sequence[int],
+                      dropout: bool) -> nn.Module:
+        return ResBlock(ops, in_channels, out_channels, kernel_size, dropout=dropout)
+
+
+BLOCK_FAMILIES = {family.name: family for family in (StdUNetBlocks, ResUNetBlocks)}
+
+
+def block_family(block: str | type) -> type:
+    """The block family named ``block`` in plans ("std", "res"), or ``block`` itself when it is a class.
+
+    Raises:
+        ValueError: an unknown name.
+    """
+    if isinstance(block, type):
+        return block
+    if block not in BLOCK_FAMILIES:
+        raise ValueError(f"block must be one of {tuple(BLOCK_FAMILIES)} or a block family class, got {block!r}")
+    return BLOCK_FAMILIES[block]

@@ -34,8 +34,7 @@ _AGS = {"gate_op": f"{_ATTENTION}.attention_gate.AttentionGate", "gate_kwargs": 
 _AGH = {"gate_op": f"{_ATTENTION}.attention_gate.AttentionGate", "gate_kwargs": {"per_channel": True}}
 # Attention variant -> ISLAUNet slot entries (operator classes as dotted paths, like the plans' conv_op).
 ATTENTION_SLOTS = {"none": {}, "se": _SE, "ags": _AGS, "agh": _AGH, "cbam": _CBAM, "seags": {**_SE, **_AGS}}
-_EMPTY_SLOTS = {"encoder_attention_op": None, "encoder_attention_kwargs": None, "skip_attention_op": None,
-                "skip_attention_kwargs": None, "gate_op": None, "gate_kwargs": None}
+_EMPTY_SLOTS = {"skip_attention_op": None, "skip_attention_kwargs": None, "gate_op": None, "gate_kwargs": None}
 
 
 def isla_arch_kwargs(features_per_stage=DEFAULT_FEATURES) -> dict:

@@ -11,10 +11,11 @@ network returns ``[0, z]`` per voxel: ``softmax([0, z])[1] == sigmoid(z)`` exact
 ``sigmoid(z) > 0.5``, so nnU-Net's probabilities, arg-max and ``nnUNetv2_ensemble`` keep ISLA's
 sigmoid semantics. With ``num_classes=1`` it returns ``z``.
 
-Attention plugs in through three slots, each an operator class (plus kwargs) or ``None``:
+The stages come from a block family (:mod:`isla_nnunet.networks.blocks`: StdUNet or ResUNet), and
+the decoder is built from the encoder it mirrors (its channels, kernels and strides).
 
-* ``encoder_attention_op(channels, conv_op=...)`` modulates the output of every encoder stage except
-  the bottleneck, for both the next stage and the skip connection (not used by ISLA's grid);
+Attention plugs in through two slots, each an operator class (plus kwargs) or ``None``:
+
 * ``skip_attention_op(channels, conv_op=...)`` modulates the skip connection only (SE, and CBAM as in
   Trebing et al.'s SmaAt-UNet);
 * ``gate_op(skip_channels, gating_channels, stride, conv_op=...)`` is called as ``gate(x, g)`` with the
@@ -40,11 +41,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from isla_nnunet.networks.blocks import ConvOps, ResBlock, ResInputBlock, StdBlock, StdDownBlock
+from isla_nnunet.networks.blocks import ConvOps, block_family
 from isla_nnunet.networks.cpu_execution import CPUExecution
 from isla_nnunet.networks.layers import conv_dimension
-
-BLOCK_TYPES = ("std", "res")
 
 
 def _kwargs(value: dict | None) -> dict:
@@ -52,31 +51,26 @@ def _kwargs(value: dict | None) -> dict:
 
 
 class ISLAEncoder(nn.Module):
-    """Encoder stages; returns the skip tensors (finest first) and the bottleneck output."""
+    """Encoder stages; returns the skip tensors (finest first) and the bottleneck output.
 
-    def __init__(self, ops: ConvOps, block: str, input_channels: int, features: Sequence[int],
+    Keeps what its decoder mirrors: ``ops``, ``blocks`` (the family), ``features``, ``kernel_sizes``
+    and ``strides`` (one entry per level, finest first).
+    """
+
+    def __init__(self, ops: ConvOps, blocks: type, input_channels: int, features: Sequence[int],
                  kernel_sizes: Sequence[Sequence[int]], strides: Sequence[Sequence[int]],
                  downsample_kernel_sizes: Sequence[Sequence[int]] | None, dropout_in_bottleneck: bool,
-                 encoder_attention_op, encoder_attention_kwargs, skip_attention_op, skip_attention_kwargs):
+                 skip_attention_op, skip_attention_kwargs):
         super().__init__()
+        self.ops, self.blocks = ops, blocks
+        self.features, self.kernel_sizes = tuple(features), [tuple(k) for k in kernel_sizes]
+        self.strides = [tuple(s) for s in strides]
         n = len(features)
-        stages = []
-        for i in range(n):
-            dropout = dropout_in_bottleneck and i == n - 1
-            cin = input_channels if i == 0 else features[i - 1]
-            if block == "std":
-                stage = (StdBlock(ops, cin, features[i], kernel_sizes[i], dropout) if i == 0 else
-                         StdDownBlock(ops, cin, features[i], kernel_sizes[i], strides[i], dropout))
-            elif i == 0:
-                stage = ResInputBlock(ops, cin, features[i], kernel_sizes[i])
-            else:
-                down_kernel = downsample_kernel_sizes[i] if downsample_kernel_sizes else kernel_sizes[i]
-                stage = ResBlock(ops, cin, features[i], kernel_sizes[i], down_kernel, strides[i], dropout)
-            stages.append(stage)
-        self.stages = nn.ModuleList(stages)
-        self.stage_attention = nn.ModuleList(
-            encoder_attention_op(f, conv_op=ops.conv_op, **_kwargs(encoder_attention_kwargs))
-            if encoder_attention_op else nn.Identity() for f in features[:-1])
+        self.stages = nn.ModuleList(
+            blocks.encoder_stage(ops, i, input_channels if i == 0 else features[i - 1], features[i], kernel_sizes[i],
+                                 strides[i], downsample_kernel_sizes[i] if downsample_kernel_sizes else None,
+                                 dropout_in_bottleneck and i == n - 1)
+            for i in range(n))
         self.skip_attention = nn.ModuleList(
             skip_attention_op(f, conv_op=ops.conv_op, **_kwargs(skip_attention_kwargs))
             if skip_attention_op else nn.Identity() for f in features[:-1])
@@ -84,7 +78,7 @@ class ISLAEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         skips = []
         for i, stage in enumerate(self.stages[:-1]):
-            x = self.stage_attention[i](stage(x))
+            x = stage(x)
             skips.append(self.skip_attention[i](x))
         return skips, self.stages[-1](x)
 
@@ -92,25 +86,23 @@ class ISLAEncoder(nn.Module):
 class ISLADecoder(nn.Module):
     """Decoder stages (coarsest first) with linear upsampling, optional gates and deep-supervision heads.
 
+    Built from ``encoder``: a stage per encoder level but the bottleneck, of the encoder's block family,
+    channels and kernels, gated (when ``gate_op`` is given) at the encoder's stride into the coarser level.
     ``deep_supervision`` is read at every forward pass: nnU-Net switches it off for validation and
     inference through ``network.decoder.deep_supervision``. The heads always exist so that a checkpoint
     loads whichever way the network was built.
     """
 
-    def __init__(self, ops: ConvOps, block: str, features: Sequence[int], kernel_sizes: Sequence[Sequence[int]],
-                 strides: Sequence[Sequence[int]], dropout_decoder_stages: int, gate_op, gate_kwargs,
+    def __init__(self, encoder: ISLAEncoder, dropout_decoder_stages: int, gate_op, gate_kwargs,
                  deep_supervision: bool):
         super().__init__()
+        ops, features, kernel_sizes, strides = encoder.ops, encoder.features, encoder.kernel_sizes, encoder.strides
         n = len(features)
         self.deep_supervision = deep_supervision
         stages, gates = [], []
         for k, level in enumerate(range(n - 2, -1, -1)):
-            cin = features[level + 1] + features[level]
-            dropout = k < dropout_decoder_stages
-            if block == "std":
-                stages.append(StdBlock(ops, cin, features[level], kernel_sizes[level], dropout))
-            else:
-                stages.append(ResBlock(ops, cin, features[level], kernel_sizes[level], dropout=dropout))
+            stages.append(encoder.blocks.decoder_stage(ops, features[level + 1] + features[level], features[level],
+                                                       kernel_sizes[level], k < dropout_decoder_stages))
             gates.append(gate_op(features[level], features[level + 1], strides[level + 1], conv_op=ops.conv_op,
                                  **_kwargs(gate_kwargs)) if gate_op else None)
         self.stages = nn.ModuleList(stages)
@@ -146,7 +138,8 @@ class ISLAUNet(nn.Module):
         features_per_stage: filters per resolution level, finest first (one entry per level).
         kernel_sizes: per level, the convolution kernel in array order (z, y, x), e.g. ``(2, 4, 4)``.
         strides: per level, the down-sampling factor into that level (``(1, 1, 1)`` for the first).
-        block: ``"std"`` or ``"res"``.
+        block: the block family, a class of :mod:`isla_nnunet.networks.blocks` (``StdUNetBlocks``,
+            ``ResUNetBlocks``) or its plans name ``"std"`` / ``"res"``.
         conv_op, norm_op, norm_op_kwargs, nonlin, nonlin_kwargs, dropout_op, dropout_op_kwargs, conv_bias:
             operator classes and kwargs (see :class:`~isla_nnunet.networks.blocks.ConvOps`).
         downsample_kernel_sizes: ResUNet only: kernel of the strided convolution into each level.
@@ -154,7 +147,7 @@ class ISLAUNet(nn.Module):
         dropout_decoder_stages: how many decoder blocks, from the coarsest, use dropout (ISLA: 2).
         deep_supervision: return all heads (final first) instead of the final logits only.
         input_clip: ``(low, high)`` clamp applied to the input (ISLA clips z-scores to [-5, 5]), or None.
-        encoder_attention_op, skip_attention_op, gate_op (+ ``*_kwargs``): attention slots (module docs).
+        skip_attention_op, gate_op (+ ``*_kwargs``): attention slots (module docs).
 
     Shapes:
         input (B, input_channels, *S) with S divisible by the product of the strides;
@@ -165,7 +158,7 @@ class ISLAUNet(nn.Module):
     """
 
     def __init__(self, input_channels: int, num_classes: int, features_per_stage: Sequence[int],
-                 kernel_sizes: Sequence[Sequence[int]], strides: Sequence[Sequence[int]], block: str = "std",
+                 kernel_sizes: Sequence[Sequence[int]], strides: Sequence[Sequence[int]], block: str | type = "std",
                  conv_op: type[nn.Module] = nn.Conv3d, norm_op: type[nn.Module] = nn.GroupNorm,
                  norm_op_kwargs: dict | None = None, nonlin: type[nn.Module] = nn.LeakyReLU,
                  nonlin_kwargs: dict | None = None, dropout_op: type[nn.Module] | None = nn.Dropout,
@@ -173,13 +166,11 @@ class ISLAUNet(nn.Module):
                  downsample_kernel_sizes: Sequence[Sequence[int]] | None = None,
                  dropout_in_bottleneck: bool = True, dropout_decoder_stages: int = 2,
                  deep_supervision: bool = False, input_clip: Sequence[float] | None = None,
-                 encoder_attention_op=None, encoder_attention_kwargs: dict | None = None,
                  skip_attention_op=None, skip_attention_kwargs: dict | None = None,
                  gate_op=None, gate_kwargs: dict | None = None):
         super().__init__()
         n = len(features_per_stage)
-        if block not in BLOCK_TYPES:
-            raise ValueError(f"block must be one of {BLOCK_TYPES}, got {block!r}")
+        blocks = block_family(block)
         if num_classes not in (1, 2):
             raise ValueError(f"ISLAUNet predicts one lesion class: num_classes must be 1 or 2, got {num_classes}")
         lists = {"kernel_sizes": kernel_sizes, "strides": strides}
@@ -201,11 +192,10 @@ class ISLAUNet(nn.Module):
         self.input_clip = tuple(input_clip) if input_clip is not None else None
         self.strides = [tuple(s) for s in strides]
         self.features_per_stage = tuple(features_per_stage)
-        self.encoder = ISLAEncoder(ops, block, input_channels, features_per_stage, kernel_sizes, strides,
-                                   downsample_kernel_sizes, dropout_in_bottleneck, encoder_attention_op,
-                                   encoder_attention_kwargs, skip_attention_op, skip_attention_kwargs)
-        self.decoder = ISLADecoder(ops, block, features_per_stage, kernel_sizes, strides, dropout_decoder_stages,
-                                   gate_op, gate_kwargs, deep_supervision)
+        self.encoder = ISLAEncoder(ops, blocks, input_channels, features_per_stage, kernel_sizes, strides,
+                                   downsample_kernel_sizes, dropout_in_bottleneck, skip_attention_op,
+                                   skip_attention_kwargs)
+        self.decoder = ISLADecoder(self.encoder, dropout_decoder_stages, gate_op, gate_kwargs, deep_supervision)
 
     def _as_classes(self, z: torch.Tensor) -> torch.Tensor:
         return z if self.num_classes == 1 else torch.cat((torch.zeros_like(z), z), dim=1)

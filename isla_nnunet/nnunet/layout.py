@@ -11,6 +11,10 @@ Example:
 from __future__ import annotations
 
 CHANNEL_NAMES = {"0": "DWI", "1": "ADC"}
+# Clèrigues et al.'s symmetric modality channels (isla add-symmetric-channels) follow the originals.
+SYMMETRIC_SUFFIX = "_sym"
+SYMMETRIC_CHANNEL_NAMES = {**CHANNEL_NAMES, **{str(len(CHANNEL_NAMES) + int(k)): f"{v}{SYMMETRIC_SUFFIX}"
+                                               for k, v in CHANNEL_NAMES.items()}}
 LABELS = {"background": 0, "lesion": 1}
 FILE_ENDING = ".nii.gz"
 # Unlabeled target-domain images (Mean Teacher); nnU-Net itself reads neither this folder nor the

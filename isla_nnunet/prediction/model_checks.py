@@ -4,8 +4,9 @@ A model for ``isla predict`` (and ``isla attention-maps``) is an nnU-Net trained
 ``Trainer__Plans__configuration`` holding ``plans.json``, ``dataset.json`` and
 ``fold_N/checkpoint_final.pth``. Each failure is one :class:`~isla_nnunet.errors.ISLAError` line:
 
-- ``dataset.json``: two input channels named DWI and ADC in that order (what ``isla convert`` writes)
-  and the labels ``{"background": 0, "lesion": 1}``;
+- ``dataset.json``: two input channels named DWI and ADC in that order (what ``isla convert`` writes),
+  or those two and their mirror images DWI_sym, ADC_sym (``isla add-symmetric-channels``, Clèrigues
+  et al.), and the labels ``{"background": 0, "lesion": 1}``;
 - the configuration in the plans: target spacing equal to the ISLA reference grid's (6 x 0.9 x 0.9 mm,
   z, y, x) and a patch no larger than the grid, i.e. a model trained on reference-space data;
 - the requested folds exist with the checkpoint file.
@@ -24,7 +25,7 @@ import numpy as np
 from isla_nnunet import reference
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.io.checkpoints import FINAL_CHECKPOINT, check_checkpoint_name
-from isla_nnunet.nnunet.layout import CHANNEL_NAMES, LABELS
+from isla_nnunet.nnunet.layout import CHANNEL_NAMES, LABELS, SYMMETRIC_CHANNEL_NAMES
 
 DEFAULT_CHECKPOINT = FINAL_CHECKPOINT
 
@@ -39,6 +40,7 @@ class ModelInfo:
         source: what the user gave (folder or zip path).
         folds: folds used, as nnU-Net names them (ints, or "all").
         checkpoint: checkpoint file name inside each fold folder.
+        symmetric_channels: the model also reads the mirrored DWI and ADC (channels 2 and 3).
     """
 
     name: str
@@ -46,10 +48,11 @@ class ModelInfo:
     source: Path
     folds: tuple
     checkpoint: str
+    symmetric_channels: bool = False
 
     def to_dict(self) -> dict:
         return {"name": self.name, "source": os.fspath(self.source), "folds": list(self.folds),
-                "checkpoint": self.checkpoint}
+                "checkpoint": self.checkpoint, "symmetric_channels": self.symmetric_channels}
 
 
 def _read_json(path: Path, what: str, source: Path) -> dict:
@@ -64,31 +67,41 @@ def _read_json(path: Path, what: str, source: Path) -> dict:
     return data
 
 
-def check_dataset_json(dataset_json: dict, source: str | os.PathLike) -> None:
-    """Raise unless the model reads (DWI, ADC) and segments one lesion label.
+def check_dataset_json(dataset_json: dict, source: str | os.PathLike) -> bool:
+    """Raise unless the model reads (DWI, ADC [, DWI_sym, ADC_sym]) and segments one lesion label.
+
+    Returns:
+        Whether the model reads the symmetric channels too.
 
     Example:
         >>> check_dataset_json({"channel_names": {"0": "DWI", "1": "ADC"},
         ...                     "labels": {"background": 0, "lesion": 1}}, "m")
+        False
+        >>> check_dataset_json({"channel_names": {"0": "DWI", "1": "ADC", "2": "DWI_sym", "3": "ADC_sym"},
+        ...                     "labels": {"background": 0, "lesion": 1}}, "m")
+        True
         >>> check_dataset_json({"channel_names": {"0": "T1"}, "labels": {"background": 0, "lesion": 1}},
         ...                    "m")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        isla_nnunet.errors.ISLAError: model m reads the channels ['T1'], not ['DWI', 'ADC']: ...
+        isla_nnunet.errors.ISLAError: model m reads the channels ['T1'], not ['DWI', 'ADC'] ...
     """
     channels = dataset_json.get("channel_names", dataset_json.get("modality", {}))
     try:
         names = [str(channels[k]) for k in sorted(channels, key=int)]
     except (TypeError, ValueError):
         names = [str(v) for v in (channels.values() if isinstance(channels, dict) else [])]
-    if [n.strip().upper() for n in names] != list(CHANNEL_NAMES.values()):
-        raise ISLAError(f"model {source} reads the channels {names}, not {list(CHANNEL_NAMES.values())}: "
-                        "predict with a model trained on data from isla convert")
+    read = [n.strip().upper() for n in names]
+    if read not in ([v.upper() for v in CHANNEL_NAMES.values()], [v.upper() for v in SYMMETRIC_CHANNEL_NAMES.values()]):
+        raise ISLAError(f"model {source} reads the channels {names}, not {list(CHANNEL_NAMES.values())} (or "
+                        f"{list(SYMMETRIC_CHANNEL_NAMES.values())}): predict with a model trained on data from "
+                        "isla convert")
     labels = dataset_json.get("labels", {})
     if not isinstance(labels, dict) or any(isinstance(v, list) for v in labels.values()) or \
             {str(k): int(v) for k, v in labels.items()} != LABELS:
         raise ISLAError(f"model {source} segments the labels {labels}, not {LABELS}: "
                         "predict with an ISLA lesion model")
+    return len(read) == len(SYMMETRIC_CHANNEL_NAMES)
 
 
 def check_configuration(spacing_zyx: Sequence[float], patch_size_zyx: Sequence[int],
@@ -190,7 +203,7 @@ def check_model_folder(folder: str | os.PathLike, folds: Sequence | None = None,
     if missing:
         raise ISLAError(f"{source} is not an nnU-Net trained-model folder (no {' or '.join(missing)}): "
                         "give the Trainer__Plans__configuration folder that holds fold_N/")
-    check_dataset_json(_read_json(folder / "dataset.json", "dataset.json", source), source)
+    symmetric = check_dataset_json(_read_json(folder / "dataset.json", "dataset.json", source), source)
     plans = _read_json(folder / "plans.json", "plans.json", source)
     named = _folder_configuration(folder.name, plans)
     if named is not None:
@@ -206,4 +219,4 @@ def check_model_folder(folder: str | os.PathLike, folds: Sequence | None = None,
         if not chosen:
             raise ISLAError(f"model {source} has no fold_N/{checkpoint}: finish training it, or name another "
                             "checkpoint with --checkpoint")
-    return ModelInfo(folder.name, folder, source, tuple(chosen), checkpoint)
+    return ModelInfo(folder.name, folder, source, tuple(chosen), checkpoint, symmetric)

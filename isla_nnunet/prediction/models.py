@@ -10,6 +10,14 @@ Prediction goes through nnU-Net's own :class:`nnunetv2.inference.predict_from_ra
 ``nnUNetv2_predict``; folds of one model are combined as nnU-Net does (mean of the logits). Test-time
 mirroring is off unless asked for (ISLA predicts without it).
 
+A Clèrigues et al. patch model (plans from ``isla plan --planner clerigues``) differs in three ways,
+each the paper's (§3.1, §3.5): it also reads the mirrored DWI and ADC (the caller passes four
+channels, :func:`isla_nnunet.preprocessing.symmetry.symmetric_versions`), it predicts by dense
+overlapping patches with uniform averaging of probabilities (:mod:`.dense_patches`; folds: mean of
+their probabilities) instead of nnU-Net's Gaussian-weighted sliding window, and its mask is the
+threshold and minimum lesion size stored beside it by ``isla search-postprocessing``
+(``postprocessing.json``), when there is one.
+
 Example:
     >>> with ModelSet.load(["Dataset101/ISLATrainer_B__ISLAPlans__3d_fullres"]) as models:  # doctest: +SKIP
     ...     probability = models[0].lesion_probability(channels)  # (z, y, x) float32 in [0, 1]
@@ -30,8 +38,12 @@ import numpy as np
 
 from isla_nnunet import reference
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.evaluation.postprocessing import FILE_NAME as POSTPROCESSING_FILE
+from isla_nnunet.evaluation.postprocessing import PostProcessing
 from isla_nnunet.nnunet import environment as nnunet_env
+from isla_nnunet.nnunet.clerigues_planning import NETWORK_CLASS as PATCH_NETWORK_CLASS
 from isla_nnunet.nnunet.layout import LABELS
+from isla_nnunet.prediction.dense_patches import PAPER_STEP_ZYX, dense_patch_probability
 from isla_nnunet.prediction.model_checks import DEFAULT_CHECKPOINT, ModelInfo, check_configuration, check_model_folder
 from isla_nnunet.prediction.model_zip import unpack_model_zip
 from isla_nnunet.prediction.predictor import initialize_predictor
@@ -76,21 +88,48 @@ def _quiet() -> Iterator[None]:
 
 @dataclass
 class LoadedModel:
-    """A model with its weights in an :class:`nnUNetPredictor`, ready to predict cases one by one."""
+    """A model with its weights in an :class:`nnUNetPredictor`, ready to predict cases one by one.
+
+    Attributes:
+        dense_step: (z, y, x) step of dense patch inference for a patch model, None for nnU-Net's
+            sliding window (ISLA's whole-volume models).
+        postprocessing: the model's own threshold and minimum lesion size (``postprocessing.json``),
+            None for ISLA's p > 0.5.
+    """
 
     info: ModelInfo
     predictor: object
     trainer: str
     configuration: str
     lesion_channel: int
+    dense_step: tuple[int, int, int] | None = None
+    postprocessing: PostProcessing | None = None
 
     @property
     def name(self) -> str:
         return self.info.name
 
+    @property
+    def input_channels(self) -> int:
+        """2 (DWI, ADC) or 4 (and their mirror images)."""
+        return 4 if self.info.symmetric_channels else 2
+
     def to_dict(self) -> dict:
+        inference = ({"method": "dense patches, mean probability", "step_zyx": list(self.dense_step)}
+                     if self.dense_step else {"method": "nnU-Net sliding window"})
         return {**self.info.to_dict(), "shipped": is_shipped(self.info.source), "trainer": self.trainer,
-                "configuration": self.configuration, "plans": self.predictor.plans_manager.plans_name}
+                "configuration": self.configuration, "plans": self.predictor.plans_manager.plans_name,
+                "inference": inference,
+                "postprocessing": (
+                    {"threshold": self.postprocessing.threshold,
+                     "min_size_voxels": self.postprocessing.min_size_voxels, "file": POSTPROCESSING_FILE}
+                    if self.postprocessing else None)}
+
+    def lesion_mask(self, probability: np.ndarray) -> np.ndarray:
+        """uint8 mask of this model's probability: its post-processing, else ISLA's p > 0.5."""
+        if self.postprocessing is None:
+            return (np.asarray(probability) > 0.5).astype(np.uint8)
+        return self.postprocessing.apply(probability).astype(np.uint8)
 
     def lesion_probability(self, channels: np.ndarray) -> np.ndarray:
         """Lesion probability on the reference grid, the network applied to the whole reference frame.
@@ -98,32 +137,55 @@ class LoadedModel:
         The channels go through the model's own nnU-Net preprocessing (crop to the non-zero box,
         z-score over the brain) and are then put back in place on the full frame, where training put
         them (:mod:`isla_nnunet.training.full_frame`); nnU-Net's own predictor would instead pad the
-        crop centred, shifting the brain. Folds are averaged as nnU-Net does (mean of the logits).
+        crop centred, shifting the brain. Folds are averaged as nnU-Net does (mean of the logits). A
+        patch model runs dense patch inference over the brain's box instead (module docs); outside the
+        box the probability is 0.
 
         Args:
             channels: (2, z, y, x) float32 DWI and ADC on the reference grid, 0 outside the brain (as
-                ``isla convert`` writes them).
+                ``isla convert`` writes them), or (4, z, y, x) with their mirror images; a model reads
+                the first :attr:`input_channels`.
 
         Returns:
             (z, y, x) float32 probabilities (nnU-Net's softmax of the lesion class).
+
+        Raises:
+            ISLAError: channels of another grid, or fewer than the model reads.
         """
         import torch
 
         from isla_nnunet.training.full_frame import uncrop
 
-        if channels.shape != (2, *reference.SHAPE_ZYX):
-            raise ISLAError(f"channels of shape {channels.shape} given, expected (2, *{reference.SHAPE_ZYX})")
+        if channels.ndim != 4 or channels.shape[1:] != reference.SHAPE_ZYX or \
+                channels.shape[0] < self.input_channels:
+            raise ISLAError(f"channels of shape {channels.shape} given, model {self.name} needs "
+                            f"({self.input_channels}, *{reference.SHAPE_ZYX})")
         predictor = self.predictor
         properties = {"spacing": [float(s) for s in reference.SPACING_ZYX]}
         preprocessor = predictor.configuration_manager.preprocessor_class(verbose=False)
         with _quiet():
             data, _, properties = preprocessor.run_case_npy(
-                np.ascontiguousarray(channels, dtype=np.float32), None, properties, predictor.plans_manager,
-                predictor.configuration_manager, predictor.dataset_json)
+                np.ascontiguousarray(channels[:self.input_channels], dtype=np.float32), None, properties,
+                predictor.plans_manager, predictor.configuration_manager, predictor.dataset_json)
+            if self.dense_step:
+                box = self._dense_probability(torch.from_numpy(data))
+                return uncrop(box[None], np.zeros((1, *box.shape), np.int8), properties)[0][0]
             full = uncrop(data, np.zeros((1, *data.shape[1:]), np.int8), properties)[0]
             logits = predictor.predict_logits_from_preprocessed_data(torch.from_numpy(full)).float()
         probabilities = predictor.label_manager.apply_inference_nonlin(logits)
         return np.asarray(probabilities[self.lesion_channel].cpu().numpy(), dtype=np.float32)
+
+    def _dense_probability(self, data) -> np.ndarray:
+        predictor = self.predictor
+        network = predictor.network
+        device = next(network.parameters()).device
+        total = None
+        for parameters in predictor.list_of_parameters:
+            network.load_state_dict(parameters)
+            probability = dense_patch_probability(network, data.to(device), predictor.configuration_manager.patch_size,
+                                                  self.dense_step, lesion_channel=self.lesion_channel)
+            total = probability if total is None else total + probability
+        return (total / len(predictor.list_of_parameters)).cpu().numpy().astype(np.float32)
 
 
 def _configuration_name(info: ModelInfo, plans_manager, configuration_manager) -> str:
@@ -135,11 +197,13 @@ def _configuration_name(info: ModelInfo, plans_manager, configuration_manager) -
                 "unknown configuration")
 
 
-def load_model(info: ModelInfo, device, tta: bool = False, precision: str | None = None) -> LoadedModel:
+def load_model(info: ModelInfo, device, tta: bool = False, precision: str | None = None,
+               patch_step: Sequence[int] = PAPER_STEP_ZYX) -> LoadedModel:
     """Load a checked model's weights into nnU-Net's predictor on ``device`` (a ``torch.device``).
 
     ``precision`` chooses the CPU arithmetic (``auto``, ``bf16``, ``fp32``; None: ``$ISLA_CPU_PRECISION``,
-    default auto), see :mod:`isla_nnunet.networks.cpu_execution`.
+    default auto), see :mod:`isla_nnunet.networks.cpu_execution`. ``patch_step`` is the (z, y, x) step of
+    dense inference, used by patch models only (default: the paper's 1 x 4 x 4).
 
     Raises:
         ISLAError: the trainer class is not installed, a checkpoint holds more than tensors and numbers
@@ -188,8 +252,19 @@ def load_model(info: ModelInfo, device, tta: bool = False, precision: str | None
         else:
             predictor.network.to(memory_format=torch.channels_last_3d)
     predictor.network.eval()
+    patch_model = predictor.plans_manager.get_configuration(name).network_arch_class_name == PATCH_NETWORK_CLASS \
+        if name in predictor.plans_manager.available_configurations else False
+    if patch_model and tta:
+        raise ISLAError(f"model {info.source} is a patch model: test-time mirroring is not part of its dense "
+                        "inference, leave out --tta")
+    step = tuple(int(k) for k in patch_step)
+    if len(step) != 3 or min(step) < 1:
+        raise ISLAError(f"patch step {list(patch_step)} is not three steps of >= 1 voxel (z, y, x)")
+    postprocessing_file = info.folder / POSTPROCESSING_FILE
+    postprocessing = PostProcessing.load(postprocessing_file) if postprocessing_file.is_file() else None
     return LoadedModel(info, predictor, predictor.trainer_name, name,
-                       list(label_manager.all_labels).index(LABELS["lesion"]))
+                       list(label_manager.all_labels).index(LABELS["lesion"]),
+                       dense_step=step if patch_model else None, postprocessing=postprocessing)
 
 
 @dataclass
@@ -239,7 +314,7 @@ class ModelSet:
     @classmethod
     def load(cls, sources: Sequence[str | os.PathLike], device: str = "auto", tta: bool = False,
              folds: Sequence | None = None, checkpoint: str = DEFAULT_CHECKPOINT,
-             precision: str | None = None) -> ModelSet:
+             precision: str | None = None, patch_step: Sequence[int] = PAPER_STEP_ZYX) -> ModelSet:
         """Check and load every model (folders or exported zips).
 
         Args:
@@ -249,6 +324,7 @@ class ModelSet:
             folds: folds to use in every model (None: all available).
             checkpoint: checkpoint file name.
             precision: CPU arithmetic (see :func:`load_model`).
+            patch_step: dense-inference step of patch models (see :func:`load_model`).
 
         Raises:
             ISLAError: see :func:`check_model_folder`, :func:`unpack_model_zip`, :func:`load_model`.
@@ -264,7 +340,7 @@ class ModelSet:
                     out._temporary.append(temporary)
                     folder = unpack_model_zip(path, temporary.name)
                 info = check_model_folder(folder, folds, checkpoint, source=path)
-                out.models.append(load_model(info, torch_device, tta, precision))
+                out.models.append(load_model(info, torch_device, tta, precision, patch_step))
         except BaseException:
             out.close()
             raise

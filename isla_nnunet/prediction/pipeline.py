@@ -6,9 +6,13 @@ Steps (ISLA §3.2.1; timings of each go into the report):
 2. ``brain_extraction``: :func:`isla_nnunet.preprocessing.extract_brain`;
 3. ``registration``: rigid, to the reference DWI (:func:`register_to_reference`);
 4. ``to_reference``: DWI and ADC on the reference grid exactly as ``isla convert`` writes training
-   data (linear, clipped at 0, multiplied by the brain mask), plus the registration QC score;
-5. ``model N``: nnU-Net's predictor, one probability map per model (:mod:`.models`);
-6. ``ensemble``: mean probability then > 0.5, or majority vote (:mod:`.ensemble`);
+   data (linear, clipped at 0, multiplied by the brain mask), plus the registration QC score, and
+   ``symmetric_channels``: their mirror images as ``isla add-symmetric-channels`` writes them, when a
+   model reads them (Clèrigues et al.);
+5. ``model N``: nnU-Net's predictor, one probability map per model (:mod:`.models`; dense patches
+   for a patch model);
+6. ``ensemble``: mean probability then > 0.5, or majority vote (:mod:`.ensemble`); a model's own
+   post-processing (``postprocessing.json``) makes its mask;
 7. ``to_native``: the probability linearly onto the native DWI grid, the mask with the project's
    mask rule (linear, > 0.5, lesions smaller than a reference voxel kept);
 8. ``outputs``: lesion table, report, QC picture, written to a hidden folder beside ``outdir`` that is
@@ -64,6 +68,7 @@ from isla_nnunet.prediction.territories import territory_report
 from isla_nnunet.prediction.viewer import write_viewer
 from isla_nnunet.preprocessing.brain_extraction import extract_brain, resolve_method
 from isla_nnunet.preprocessing.registration import register_to_reference
+from isla_nnunet.preprocessing.symmetry import symmetric_versions
 
 MASK = "lesion_mask.nii.gz"
 PROBABILITY = "lesion_probability.nii.gz"
@@ -251,18 +256,25 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
         ones = sitk.Image(case.dwi.GetSize(), sitk.sitkFloat32) + 1.0
         ones.CopyInformation(case.dwi)
         ncc = registration_score(dwi_ref, registration.to_reference(ones) > 0.5)
-        channels = np.stack([sitk.GetArrayFromImage(dwi_ref), sitk.GetArrayFromImage(adc_ref)])
+        images = [dwi_ref, adc_ref]
+    if any(model.input_channels > len(images) for model in models):
+        with timer.step("symmetric_channels"):
+            images += symmetric_versions(images)[0]
+    channels = np.stack([sitk.GetArrayFromImage(image) for image in images])
     members = []
     for number, model in enumerate(models, start=1):
         with timer.step(f"model_{number}"):
             members.append(model.lesion_probability(channels))
     with timer.step("ensemble"):
-        combined = combine(members, settings.ensemble)
+        combined = combine(members, settings.ensemble,
+                           [None if m.postprocessing is None else m.lesion_mask(p) for m, p in zip(models, members,
+                                                                                                    strict=True)])
     with timer.step("to_native"):
         probability = registration.to_native(combined.probability, kind="probability")
-        # The mean rule thresholds the interpolated mean probability; a vote maps its binary mask.
-        voted = combined.mask.astype(np.float32)
-        mask_source = combined.probability if settings.ensemble == "mean" else voted
+        # The mean rule thresholds the interpolated mean probability; a vote (or a model's own
+        # post-processing) maps its binary mask.
+        decided = combined.mask.astype(np.float32)
+        mask_source = combined.probability if combined.mask_from_probability else decided
         mask = sitk.Cast(registration.to_native(mask_source, kind="mask",
                                                 keep_small_lesions=settings.keep_small_lesions), sitk.sitkUInt8)
     with timer.step("lesions"):
@@ -317,7 +329,9 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
             registration={"qc_ncc": ncc, "qc_threshold": NCC_THRESHOLD, "qc_flagged": ncc < NCC_THRESHOLD,
                           "metric": registration.metric},
             reference_lesion_ml=float(combined.mask.sum()) * reference_voxel_ml,
-            ensemble=describe(settings.ensemble, len(models)), models=[model.to_dict() for model in models],
+            ensemble=describe(settings.ensemble, len(models),
+                              [m.postprocessing.describe() if m.postprocessing else None for m in models]),
+            models=[model.to_dict() for model in models],
             prediction={"device": models.device, "test_time_mirroring": models.tta}, outputs=outputs,
             timings={**timer.seconds, "total": round(seconds, 3)}, territories=territories)
         write_text_atomic(staging / REPORT, json.dumps(report, indent=1) + "\n")

@@ -30,9 +30,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.nnunet.layout import SYMMETRIC_SUFFIX as SUFFIX
 from isla_nnunet.preprocessing.registration import as_euler
-
-SUFFIX = "_sym"
 
 
 def left_right_axis(image: sitk.Image) -> int:

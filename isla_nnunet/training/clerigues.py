@@ -12,7 +12,8 @@
 * early stopping on the validation L1 loss plus error rate, mean over the validation patches of
   ``|p - y|`` and of ``(p > 0.5) != y``: after ``patience`` (8) epochs without a new minimum, training
   stops, the weights of the best epoch are restored and written as ``checkpoint_final.pth``
-  through nnU-Net's own end of training. ``max_epochs`` bounds a run that never stops. The monitored
+  through nnU-Net's own end of training. ``max_epochs`` bounds a run that never stops; its last epoch
+  also ends with the best epoch's weights. The monitored
   values are logged with nnU-Net's other curves (key ``val_l1_error``), so a run resumed with ``--c``
   continues the count.
 
@@ -139,18 +140,31 @@ class CleriguesTrainer(nnUNetTrainer):
             torch.save(self.network.state_dict(), join(self.output_folder, BEST_WEIGHTS))
         self.print_to_log_file(f"validation L1 + error rate {history[-1]:.4f} (best {min(history):.4f}, "
                                f"{waited} of {self.patience} epochs without improvement)")
-        if waited >= self.patience and epoch < self.num_epochs - 1:
+        last = epoch == self.num_epochs - 1
+        if waited and (last or waited >= self.patience):
             self.network.load_state_dict(torch.load(join(self.output_folder, BEST_WEIGHTS), map_location=self.device,
                                                     weights_only=True))
-            self.print_to_log_file(f"early stopping after epoch {epoch}: the weights of epoch "
-                                   f"{epoch - waited} are kept")
-            raise _EarlyStop
+            reason = "last epoch" if last else "early stopping"
+            self.print_to_log_file(f"{reason} after epoch {epoch}: the weights of epoch {epoch - waited} are kept")
+            if not last:
+                raise _EarlyStop
 
     def run_training(self):
         try:
             super().run_training()
         except _EarlyStop:
             self.on_train_end()
+
+
+class CleriguesTrainer_CPU(CleriguesTrainer):
+    """A CPU budget: 16 patches per case and pass, at most 4 passes (the recipe otherwise unchanged).
+
+    One step of 16 patches takes 6-10 s on 2 AVX2 cores (docs/clerigues.md), so the paper's open-ended
+    run does not fit; the best of the 4 passes' weights is kept (the validation monitor decides).
+    """
+
+    patches_per_case = 16
+    max_epochs = 4
 
 
 class CleriguesTrainer_2epochs(CleriguesTrainer):

@@ -7,7 +7,9 @@ DS, SE-AGs; §4.1.1), is also ``ISLATrainer_B``. Each has short-run siblings ``<
 ``<name>_2epochs`` and ``<name>_5epochs`` for smoke tests and demos. ISLA-B also has CPU-budget siblings
 ``ISLATrainer_B_CPU_10epochs``, ``_15epochs``, ``_20epochs`` and ``_50epochs``: ISLA-B's recipe over a run of about a
 thousand batch-2 steps instead of ISLA's ~9,000 of batch 8, with the linear decay spanning the run and
-starting 4x higher (2e-3 -> 2e-5, see :class:`CPUBudget` and ``scripts/train_isla_b.py``).
+starting 4x higher (2e-3 -> 2e-5, see :class:`CPUBudget` and ``scripts/train_isla_b.py``), and
+fine-tuning siblings ``ISLATrainer_B_CPUFineTune_5epochs`` and ``_10epochs`` that continue a trained
+ISLA-B (``-pretrained_weights``) at a tenth of that rate (2e-4 -> 2e-6, :class:`CPUFineTune`).
 Names are permanent: nnU-Net stores
 them in checkpoints and result folders, and finds the class again by name.
 
@@ -34,6 +36,7 @@ DEEP_SUPERVISION = {"DS": True, "noDS": False}
 ATTENTION = {"NoAtt": "none", "SE": "se", "AGs": "ags", "AGh": "agh", "CBAM": "cbam", "SEAGs": "seags"}
 SHORT_RUN_EPOCHS = (1, 2, 5)
 CPU_BUDGET_EPOCHS = (10, 15, 20, 50)
+CPU_FINETUNE_EPOCHS = (5, 10)
 # Permanent short names for published models: alias -> grid name.
 ALIASES = {"ISLATrainer_B": "ISLATrainer_UFL_Std_DS_SEAGs"}
 
@@ -56,6 +59,20 @@ class CPUBudget:
                  device: torch.device = _DEFAULT_DEVICE):
         super().__init__(plans, configuration, fold, dataset_json, device)
         self.initial_lr, self.final_lr = 2e-3, 2e-5
+
+
+class CPUFineTune(CPUBudget):
+    """Mixin for an ISLA trainer that continues trained weights: learning rate 2e-4 decayed linearly to 2e-6.
+
+    A tenth of :class:`CPUBudget`'s rate: with a fresh Adam state, 5e-4 cost the shipped model 0.1
+    source Dice within 4 steps, 2e-4 kept it (``scripts/experiment_mean_teacher.py``, docs/mean_teacher.md).
+    """
+
+    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
+                 device: torch.device = _DEFAULT_DEVICE):
+        super().__init__(plans, configuration, fold, dataset_json, device)
+        self.initial_lr, self.final_lr = 2e-4, 2e-6
+        self.save_every = 1  # a resumed fine-tuning run loses at most one pass
 
 
 def _make(name: str, base: type | tuple[type, ...], **attributes) -> type:
@@ -90,10 +107,14 @@ def _build() -> tuple[dict[str, type], tuple[str, ...]]:
         name = f"ISLATrainer_B_CPU_{epochs}epochs"
         trainers[name] = _make(name, (CPUBudget, trainers["ISLATrainer_B"]), epochs=epochs)
         trainers[name].__doc__ = f"ISLA-B for a CPU budget: {epochs} passes, learning rate 2e-3 -> 2e-5"
+    for epochs in CPU_FINETUNE_EPOCHS:
+        name = f"ISLATrainer_B_CPUFineTune_{epochs}epochs"
+        trainers[name] = _make(name, (CPUFineTune, trainers["ISLATrainer_B"]), epochs=epochs)
+        trainers[name].__doc__ = f"ISLA-B continuing trained weights: {epochs} passes, learning rate 2e-4 -> 2e-6"
     return trainers, tuple(base)
 
 
 TRAINERS, BASE_TRAINERS = _build()
 # Classes live at module level so that pickling and nnU-Net's lookup by attribute both find them.
 globals().update(TRAINERS)
-__all__ = ["ALIASES", "CPUBudget", "BASE_TRAINERS", "TRAINERS", "trainer_name", *TRAINERS]
+__all__ = ["ALIASES", "CPUBudget", "CPUFineTune", "BASE_TRAINERS", "TRAINERS", "trainer_name", *TRAINERS]

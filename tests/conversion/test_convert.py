@@ -151,3 +151,47 @@ def test_real_cases(shared_data, tmp_path):
     )
     truth = load_mask(soop.lesion, read_image(soop.dwi))
     assert _dice(sitk.GetArrayFromImage(read_image(native)), sitk.GetArrayFromImage(truth)) >= 0.90
+
+
+def test_native_grid_keeps_each_case_on_its_dwi_grid(synthetic_csv, tmp_path):
+    output = tmp_path / "Dataset952_Native"
+    specs = [s for s in discover_cases(synthetic_csv / "cases.csv") if s.case_id in ("case0", "case1")]
+    summary = convert_dataset(specs, output, grid="native", progress=False, brain_method="template")
+    assert not summary.failed and summary.converted == ["case0", "case1"]
+    folder = DatasetFolder(output, "native")
+    for spec in specs:
+        source = read_image(spec.dwi)
+        dwi = read_image(folder.image_paths(spec.case_id, "train")[0])
+        label = read_image(folder.label_path(spec.case_id))
+        for written in (dwi, label):
+            assert written.GetSize() == source.GetSize()
+            assert np.allclose(written.GetSpacing(), source.GetSpacing())
+            assert np.allclose(written.GetOrigin(), source.GetOrigin())
+            assert np.allclose(written.GetDirection(), source.GetDirection())
+        # the DWI as read wherever the brain is, 0 elsewhere; the label is the mask itself
+        written, read = sitk.GetArrayFromImage(dwi), sitk.GetArrayFromImage(source)
+        inside = written > 0
+        assert inside.mean() > 0.05 and np.allclose(written[inside], read[inside], rtol=1e-5)
+        truth = sitk.GetArrayFromImage(load_mask(spec.lesion, source))
+        assert np.array_equal(sitk.GetArrayFromImage(label), truth > 0)
+        assert not folder.qc_path(spec.case_id).exists()
+        record = json.loads(folder.transform_path(spec.case_id).read_text())["info"]
+        assert record["grid"] == "native" and record["spacing_xyz"] == pytest.approx(source.GetSpacing())
+    content = json.loads((output / "dataset.json").read_text())
+    assert content["isla"]["grid"] == "native" and "reference_grid" not in content["isla"]
+    assert content["numTraining"] == 2
+    # resumable, and never mixed with reference-grid cases
+    assert convert_dataset(specs, output, grid="native", progress=False).skipped == ["case0", "case1"]
+    with pytest.raises(ISLAError, match="holds cases on the native grid"):
+        convert_dataset(specs, output, progress=False)
+
+
+def test_native_grid_option_of_the_command(synthetic_csv, tmp_path, capsys):
+    output = tmp_path / "Dataset953_Native"
+    code = main(["convert", str(synthetic_csv / "cases.csv"), "-o", str(output), "--grid", "native",
+                 "--no-progress"])
+    assert code == 1 and "FAILED broken" in capsys.readouterr().out   # the broken row fails, the rest are written
+    assert json.loads((output / "dataset.json").read_text())["isla"]["grid"] == "native"
+    from nnunetv2.experiment_planning.verify_dataset_integrity import verify_dataset_integrity
+
+    verify_dataset_integrity(str(output), num_processes=1)

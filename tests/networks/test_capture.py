@@ -67,11 +67,6 @@ def test_cbam_gives_channel_and_spatial_maps_per_skip():
     assert [m.is_spatial for m in maps] == [False, True] * 3
 
 
-def test_encoder_slot_is_read_too():
-    maps = capture_attention_maps(tiny(encoder_attention_op=SqueezeExcitation), X)
-    assert [m.name for m in maps] == [f"encoder_level{i}_channel" for i in (1, 2, 3)]
-
-
 def test_no_attention_gives_no_maps_and_foreign_networks_are_refused():
     assert capture_attention_maps(tiny(), X) == []
     with pytest.raises(TypeError, match="no ISLA U-Net attention slots"):

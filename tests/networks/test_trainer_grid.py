@@ -24,6 +24,7 @@ def test_grid_is_loss_x_block_x_ds_x_attention_with_short_run_siblings():
                 itertools.product(("UFL", "GDLBCE"), ("Std", "Res"), ("DS", "noDS"), ATTENTION_NAMES)]
     assert len(BASE_TRAINERS) == 48 and sorted(BASE_TRAINERS) == sorted(expected)
     cpu_budget = {f"ISLATrainer_B_CPU_{e}epochs" for e in (10, 15, 20, 50)}
+    cpu_budget |= {f"ISLATrainer_B_CPUFineTune_{e}epochs" for e in (5, 10)}
     assert set(TRAINERS) == {n + s for n in [*expected, "ISLATrainer_B"] for s in ("", *SHORT)} | cpu_budget
     for name in expected:
         loss, block, ds, att = name.split("_")[1:]
@@ -61,16 +62,15 @@ def test_nnunet_finds_the_trainers_through_ext_trainer(name, monkeypatch):
 
 def test_with_attention_fills_exactly_the_slots_of_each_variant():
     base = isla_arch_kwargs()["arch_kwargs"]
-    slots = ("encoder_attention_op", "skip_attention_op", "gate_op")
+    slots = ("skip_attention_op", "gate_op")
     ops = {att: {k: with_attention(base, att)[k] for k in slots}
            for att in ("none", "se", "ags", "agh", "cbam", "seags")}
     prefix = "isla_nnunet.networks.attention."
-    assert ops["none"] == {"encoder_attention_op": None, "skip_attention_op": None, "gate_op": None}
+    assert ops["none"] == {"skip_attention_op": None, "gate_op": None}
     assert ops["se"]["skip_attention_op"] == prefix + "squeeze_excitation.SqueezeExcitation"
     assert ops["cbam"]["skip_attention_op"] == prefix + "cbam.CBAM"
     assert ops["ags"]["gate_op"] == ops["agh"]["gate_op"] == prefix + "attention_gate.AttentionGate"
     assert ops["seags"] == {**ops["se"], "gate_op": ops["ags"]["gate_op"]}
-    assert all(v["encoder_attention_op"] is None for v in ops.values())
     assert with_attention(base, "agh")["gate_kwargs"] == {"per_channel": True}
     assert with_attention(base, "se")["skip_attention_kwargs"] == {"reduction": 8}
     # The variant decides: a plans file that carried attention loses it under "none".
@@ -121,7 +121,6 @@ def test_trainer_networks_carry_the_hand_counted_attention(block):
     assert not any(g.per_channel for g in seags.decoder.gates)
     assert all(g.per_channel for g in built["agh"].decoder.gates)
     assert [type(m) for m in built["cbam"].encoder.skip_attention] == [CBAM] * 5
-    assert all(isinstance(m, nn.Identity) for m in built["cbam"].encoder.stage_attention)
     assert built["none"].decoder.gates is None
     assert all(isinstance(m, nn.Identity) for m in built["none"].encoder.skip_attention)
 

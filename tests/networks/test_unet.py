@@ -153,3 +153,29 @@ def test_inconsistent_layouts_are_rejected():
         ISLAUNet(2, 3, (8, 8), [(1, 3, 3)] * 2, STRIDES_2)
     with pytest.raises(ValueError, match="block must be one of"):
         ISLAUNet(2, 2, (8, 8), [(1, 3, 3)] * 2, STRIDES_2, block="dense")
+
+
+def test_block_families_are_classes_and_the_plans_names_read_as_them():
+    from isla_nnunet.networks.blocks import ResUNetBlocks, StdBlock, StdUNetBlocks
+
+    kernels, extra = [(2, 3, 3)] * 2, {"downsample_kernel_sizes": [(2, 4, 4)] * 2}
+    by_name = ISLAUNet(2, 2, (8, 16), kernels, STRIDES_2, block="res", **extra)
+    by_class = ISLAUNet(2, 2, (8, 16), kernels, STRIDES_2, block=ResUNetBlocks, **extra)
+    assert {k: v.shape for k, v in by_name.state_dict().items()} == \
+        {k: v.shape for k, v in by_class.state_dict().items()}
+
+    class ResEncoderStdDecoder(ResUNetBlocks):
+        decoder_stage = staticmethod(StdUNetBlocks.decoder_stage)
+
+    mixed = ISLAUNet(2, 2, (8, 16), kernels, STRIDES_2, block=ResEncoderStdDecoder, **extra)
+    assert isinstance(mixed.decoder.stages[0], StdBlock)
+    assert type(mixed.encoder.stages[1]) is type(by_class.encoder.stages[1])
+    assert mixed(torch.zeros(1, 2, 2, 8, 8)).shape == (1, 2, 2, 8, 8)
+
+
+def test_the_decoder_mirrors_its_encoder():
+    net = ISLAUNet(2, 2, (8, 16, 32), [(1, 3, 3)] * 3, [(1, 1, 1), (1, 2, 2), (1, 2, 2)])
+    # coarsest decoder stage first: [skip of level 1 (16); upsampled bottleneck (32)] -> 16, then 8 + 16 -> 8
+    first_convs = [stage[0].conv for stage in net.decoder.stages]
+    assert [(c.in_channels, c.out_channels) for c in first_convs] == [(48, 16), (24, 8)]
+    assert net.decoder.heads[0].in_channels == 32 and net.encoder.strides == net.strides

@@ -65,3 +65,25 @@ def test_bad_combinations_are_one_line_errors(arrays, method, message):
     with pytest.raises(ISLAError, match=message) as info:
         combine(arrays, method)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("probabilities", "own", "method", "mask", "from_probability"), [
+    # a single model with its own rule: its mask, mapped as a mask
+    ([[0.2, 0.9, 0.4]], [[0, 0, 1]], "mean", [0, 0, 1], False),
+    # a single model without one: p > 0.5, mapped through the probability
+    ([[0.2, 0.9, 0.4]], [None], "mean", [0, 1, 0], True),
+    # vote of three, the third member voting with its own (lower) threshold
+    ([[0.6, 0.2, 0.2], [0.6, 0.6, 0.2], [0.4, 0.4, 0.4]], [None, None, [1, 1, 1]], "vote", [1, 1, 0], False),
+    # the mean rule ignores the members' own rules
+    ([[0.6, 0.2, 0.2], [0.6, 0.6, 0.2], [0.4, 0.4, 0.4]], [None, None, [1, 1, 1]], "mean", [1, 0, 0], True),
+])
+def test_members_own_masks(probabilities, own, method, mask, from_probability):
+    arrays = [np.array(p) for p in probabilities]
+    masks = [None if m is None else np.array(m, np.uint8) for m in own]
+    combined = combine(arrays, method, masks)
+    assert combined.mask.tolist() == mask and combined.mask_from_probability == from_probability
+
+
+def test_member_masks_must_match_members():
+    with pytest.raises(ISLAError, match="one per member"):
+        combine([np.zeros(3), np.zeros(3)], "vote", [None])

@@ -95,3 +95,54 @@ def test_postprocessing_search_on_the_validation_cases(trained):
     assert len(settings["grid"]) == len(THRESHOLDS) * len(MIN_SIZES)
     assert settings["score"] == pytest.approx(max(row["score"] for row in settings["grid"]), abs=1e-6)
     assert settings["cases"] == sorted(p.stem for p in (model / "fold_0" / "validation").glob("*.npz"))
+
+
+@pytest.fixture(scope="module")
+def searched(trained):
+    workspace, name, model = trained
+    if not (model / "postprocessing.json").exists():
+        workspace.run("isla", "search-postprocessing", "-m", model)
+    return workspace, name, model
+
+
+def test_isla_predict_reads_mirrored_channels_runs_dense_patches_and_applies_the_stored_postprocessing(
+        searched, tmp_path):
+    from isla_nnunet.conversion.cases import CaseSpec
+    from isla_nnunet.evaluation.postprocessing import PostProcessing
+    from isla_nnunet.prediction.models import ModelSet
+    from isla_nnunet.prediction.pipeline import predict_case
+
+    workspace, name, model = searched
+    images = Path(workspace.env["nnUNet_raw"]) / name / "imagesTs"
+    case = sorted(images.glob("*_0000.nii.gz"))[0]
+    adc = case.with_name(case.name.replace("_0000", "_0001"))
+    rule = PostProcessing.load(model / "postprocessing.json")
+    with ModelSet.load([model], device="cpu", patch_step=(4, 12, 12)) as models:
+        assert models[0].input_channels == 4 and models[0].dense_step == (4, 12, 12)
+        assert models[0].postprocessing == rule
+        result = predict_case(CaseSpec("c", case, adc=adc), models, tmp_path / "c")
+    report = result.report
+    assert report["models"][0]["symmetric_channels"] is True
+    assert report["models"][0]["inference"] == {"method": "dense patches, mean probability", "step_zyx": [4, 12, 12]}
+    assert report["ensemble"]["rule"] == rule.describe()
+    assert "symmetric_channels" in report["timings_s"]
+    # the mask is the stored threshold and minimum size on the reference grid, not p > 0.5
+    assert np.array_equal(result.reference_mask, rule.apply(result.reference_probability).astype(np.uint8))
+    probability = result.reference_probability
+    assert probability.min() >= 0 and probability.max() <= 1
+    native = nib.load(tmp_path / "c" / "lesion_mask.nii.gz")
+    assert native.shape == nib.load(case).shape
+
+
+def test_isla_predict_command_takes_the_patch_step(searched, tmp_path):
+    workspace, name, model = searched
+    images = Path(workspace.env["nnUNet_raw"]) / name / "imagesTs"
+    case = sorted(images.glob("*_0000.nii.gz"))[0]
+    adc = case.with_name(case.name.replace("_0000", "_0001"))
+    workspace.run("isla", "predict", "--dwi", case, "--adc", adc, "-m", model, "-o", tmp_path / "out",
+                  "--patch-step", "8", "24", "24", "--device", "cpu")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["models"][0]["inference"]["step_zyx"] == [8, 24, 24]
+    with pytest.raises(ISLAError, match="patch model"):
+        workspace.run("isla", "predict", "--dwi", case, "--adc", adc, "-m", model, "-o", tmp_path / "tta",
+                      "--tta", "--device", "cpu")

@@ -55,10 +55,18 @@ def test_a_new_minimum_resets_the_count(trainer):
     assert trainer.current_epoch == 6
 
 
-def test_the_last_epoch_ends_normally(trainer):
+def test_the_last_epoch_ends_normally_with_the_best_weights(trainer):
     trainer.num_epochs = 4
     run_epochs(trainer, [0.5, 0.4, 0.45, 0.5])        # patience reached at the last epoch: no early stop
     assert trainer.current_epoch == 4
+    assert trainer.network.weight.item() == 1.0      # but nnU-Net's final checkpoint gets epoch 1's weights
+    assert "last epoch after epoch 3: the weights of epoch 1 are kept" in trainer.messages[-1]
+
+
+def test_a_last_epoch_that_is_the_best_keeps_its_own_weights(trainer):
+    trainer.num_epochs = 3
+    run_epochs(trainer, [0.5, 0.4, 0.3])
+    assert trainer.network.weight.item() == 2.0 and "kept" not in trainer.messages[-1]
 
 
 @pytest.mark.parametrize("history, expected", [([1.0], 0), ([1.0, 2.0, 3.0], 2), ([3.0, 2.0, 1.0], 0),

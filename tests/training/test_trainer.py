@@ -75,6 +75,15 @@ def test_subclass_learning_rates_are_obeyed(make_trainer):
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(2e-5)
 
 
+def test_fine_tuning_runs_at_a_tenth_of_the_cpu_budget_rate_and_saves_every_pass(make_trainer):
+    trainer = make_trainer("ISLATrainer_B_CPUFineTune_5epochs")
+    trainer.initialize()
+    assert trainer.num_epochs == 5 and trainer.save_every == 1 and trainer.attention == "seags"
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(2e-4)
+    trainer.lr_scheduler.step(4)
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(2e-6)
+
+
 @pytest.mark.parametrize(("name", "loss_type", "supervised"), [
     ("ISLATrainer_UFL_Std_DS_NoAtt", losses.AsymmetricUnifiedFocalLoss, True),
     ("ISLATrainer_GDLBCE_Res_noDS_NoAtt", losses.GeneralizedDiceBCELoss, False),

@@ -32,7 +32,7 @@ from torch import nn
 
 from isla_nnunet.networks.attention.coefficients import AttentionCoefficients
 
-SLOTS = ("encoder", "skip", "gate")
+SLOTS = ("skip", "gate")
 
 
 @dataclass(frozen=True)
@@ -57,13 +57,12 @@ def coefficient_modules(network: nn.Module) -> list[tuple[str, int, AttentionCoe
     """``(slot, level, module)`` for every coefficient module in the attention slots of an ISLA U-Net.
 
     Raises:
-        TypeError: ``network`` lacks the ISLA U-Net's attention slots (``encoder.stage_attention``,
-            ``encoder.skip_attention``, ``decoder.gates``).
+        TypeError: ``network`` lacks the ISLA U-Net's attention slots (``encoder.skip_attention``,
+            ``decoder.gates``).
     """
     try:
         encoder, decoder = network.encoder, network.decoder
-        per_slot = {"encoder": list(encoder.stage_attention), "skip": list(encoder.skip_attention),
-                    "gate": list(decoder.gates or [])}
+        per_slot = {"skip": list(encoder.skip_attention), "gate": list(decoder.gates or [])}
     except AttributeError:
         raise TypeError(f"{type(network).__name__} has no ISLA U-Net attention slots") from None
     n_skips = len(per_slot["skip"])
