@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from isla_nnunet.cli import EXIT_FLAGGED
-from isla_nnunet.cli.predict import add_prediction_options, model_folders, prediction_settings
+from isla_nnunet.cli.predict import add_prediction_options, model_options, prediction_settings
 from isla_nnunet.errors import ISLAError
 
 HELP = ("BIDS App: predict every DWI/ADC of the chosen participants into BIDS derivatives (participant), "
@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from isla_nnunet.conversion.layouts.bids_entities import find_acquisitions, participants_of
     from isla_nnunet.prediction.bids_app import group_table, run_participants
-    from isla_nnunet.prediction.models import ModelSet
+    from isla_nnunet.prediction.run import load_models, model_sources
 
     if args.analysis_level == "group":
         path, rows = group_table(args.output_dir)
@@ -45,10 +45,10 @@ def run(args: argparse.Namespace) -> int:
         chosen = participants[args.participant_index]
         acquisitions = [a for a in acquisitions if a.subject == chosen]
     settings = prediction_settings(args)
-    models = model_folders(args.model)
-    ModelSet.check(models, args.folds, args.checkpoint)
+    options = model_options(args)
+    sources = model_sources(options, print)
     print(f"{len(acquisitions)} acquisition(s) of {len({a.subject for a in acquisitions})} participant(s)")
-    with ModelSet.load(models, args.device, args.tta, args.folds, args.checkpoint, args.precision) as loaded:
+    with load_models(sources, options) as loaded:
         summary = run_participants(args.bids_dir, args.output_dir, acquisitions, loaded, settings, echo=print)
     print("\n".join(summary.lines()))
     return 1 if summary.failed else EXIT_FLAGGED if summary.registration_failed else 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 
 from isla_nnunet.cli import EXIT_FLAGGED
 from isla_nnunet.conversion import LAYOUTS
@@ -111,43 +110,28 @@ def _atlases(args: argparse.Namespace) -> tuple:
 
 def run(args: argparse.Namespace) -> int:
     from isla_nnunet.conversion import CaseSpec, discover_cases
-    from isla_nnunet.prediction.batch import predict_batch
-    from isla_nnunet.prediction.models import ModelSet
-    from isla_nnunet.prediction.pipeline import case_inputs, check_outdir, predict_case, read_case
-    from isla_nnunet.prediction.report import registration_failed
-    from isla_nnunet.preprocessing import resolve_method
+    from isla_nnunet.prediction.run import case_id_for, predict
 
     if bool(args.dwi) == bool(args.input):
         raise ISLAError("give either --dwi (one case) or -i/--input (a folder or CSV of cases)")
     if args.input and (args.adc or args.b0 or args.bvalues or args.case_id):
         raise ISLAError("--adc/--b0/--bvalues/--case-id describe one case: use them with --dwi, "
                         "not with --input")
-    settings = prediction_settings(args)
-    args.model = model_folders(args.model)
     if args.dwi:
-        # Cheap checks first, so that a bad input fails before the models load.
-        spec = CaseSpec(args.case_id or _default_id(args.dwi), args.dwi, adc=args.adc, b0=args.b0,
-                        role="test")
-        check_outdir(args.output, args.overwrite, case_inputs(spec, settings))
-        ModelSet.check(args.model, args.folds, args.checkpoint)
-        start = time.perf_counter()
-        case = read_case(spec, args.bvalues)
-        read_seconds = time.perf_counter() - start
-        resolve_method(case, args.brain)
-        with ModelSet.load(args.model, args.device, args.tta, args.folds, args.checkpoint, args.precision,
-                            args.patch_step) as models:
-            result = predict_case(spec, models, args.output, settings, case=case, read_seconds=read_seconds)
-        print(result.summary)
-        print(f"  report: {result.outdir / 'report.json'}   picture: {result.outdir / 'qc.png'}")
-        return EXIT_FLAGGED if registration_failed(result.report["registration"]) else 0
-    specs = discover_cases(args.input, layout=args.layout)
-    ModelSet.check(args.model, args.folds, args.checkpoint)
-    with ModelSet.load(args.model, args.device, args.tta, args.folds, args.checkpoint, args.precision,
-                       args.patch_step) as models:
-        summary = predict_batch(specs, models, args.output, settings, progress=not args.no_progress,
-                                echo=print)
-    print("\n".join(summary.lines()))
-    return 1 if summary.failed else EXIT_FLAGGED if summary.registration_failed else 0
+        inputs = CaseSpec(args.case_id or case_id_for(args.dwi), args.dwi, adc=args.adc, b0=args.b0, role="test")
+    else:
+        inputs = discover_cases(args.input, layout=args.layout)
+    result = predict(inputs, args.output, model_options(args), prediction_settings(args), bvalues=args.bvalues,
+                     progress=not args.no_progress)
+    return 1 if result.failed else EXIT_FLAGGED if result.registration_flagged else 0
+
+
+def model_options(args: argparse.Namespace):
+    """The models and how they run, from the options of :func:`add_prediction_options`."""
+    from isla_nnunet.prediction.run import ModelOptions
+
+    return ModelOptions(args.model or (), args.device, args.tta, args.folds, args.checkpoint, args.precision,
+                        args.patch_step)
 
 
 def model_folders(given: list[str] | None) -> list[str]:

@@ -155,8 +155,11 @@ def check_outdir(outdir: str | os.PathLike, overwrite: bool,
 
 
 class _Timer:
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
+    """Seconds per step; ``done`` holds steps timed before the timer existed (a case read earlier)."""
+
+    def __init__(self, done: dict[str, float] | None = None) -> None:
+        self.seconds: dict[str, float] = {k: round(v, 3) for k, v in (done or {}).items()}
+        self._before = sum((done or {}).values())
         self.start = time.perf_counter()
 
     @contextlib.contextmanager
@@ -166,7 +169,7 @@ class _Timer:
         self.seconds[name] = round(time.perf_counter() - start, 3)
 
     def total(self) -> float:
-        return time.perf_counter() - self.start
+        return self._before + time.perf_counter() - self.start
 
 
 def _image(array: np.ndarray, grid: sitk.Image, dtype) -> sitk.Image:
@@ -205,21 +208,30 @@ def _publish(staging: Path, outdir: Path, overwrite: bool) -> None:
     os.replace(staging / REPORT, outdir / REPORT)
 
 
-def read_case(spec: CaseSpec, bvalues: Sequence[float] | None = None) -> NativeCase:
-    """Read a case's images (step 1) with :func:`isla_nnunet.io.load_case`.
+@dataclass
+class ReadCase:
+    """A case's images as read (step 1) and how long reading took, for the report's timings."""
+
+    case: NativeCase
+    seconds: float
+
+
+def read_case(spec: CaseSpec, bvalues: Sequence[float] | None = None) -> ReadCase:
+    """Read a case's images (step 1) with :func:`isla_nnunet.io.load_case`, timed.
 
     Raises:
         ISLAError: missing or unreadable files, no ADC and no b0, a multi-volume DWI without b-values,
             an ADC in no known unit or from another scan.
     """
-    return load_case(spec.dwi, adc=spec.adc, b0=spec.b0, bvalues=list(bvalues) if bvalues else None,
+    start = time.perf_counter()
+    case = load_case(spec.dwi, adc=spec.adc, b0=spec.b0, bvalues=list(bvalues) if bvalues else None,
                      case_id=spec.case_id)
+    return ReadCase(case, time.perf_counter() - start)
 
 
 def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
                  settings: PredictionSettings = PredictionSettings(),
-                 bvalues: Sequence[float] | None = None, case: NativeCase | None = None,
-                 read_seconds: float = 0.0) -> CasePrediction:
+                 bvalues: Sequence[float] | None = None, read: ReadCase | None = None) -> CasePrediction:
     """Predict one case and write its outputs to ``outdir`` (steps in the module docstring).
 
     Args:
@@ -229,21 +241,16 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
         outdir: output folder for this case.
         settings: see :class:`PredictionSettings`.
         bvalues: b-values of a multi-volume DWI without sidecar.
-        case: the case already read by :func:`read_case` (so that bad inputs fail before models load).
-        read_seconds: how long reading ``case`` took, for the report's timings.
+        read: the case already read by :func:`read_case` (so that bad inputs fail before models load).
 
     Raises:
         ISLAError: a bad input (missing ADC, 4-D without b-values, ADC of another scan, ...) or an
             existing ``outdir``; nothing is written then.
     """
     outdir = check_outdir(outdir, settings.overwrite, case_inputs(spec, settings))
-    timer = _Timer()
-    if case is None:
-        with timer.step("read"):
-            case = read_case(spec, bvalues)
-    else:
-        timer.seconds["read"] = round(read_seconds, 3)
-        timer.start -= read_seconds
+    read = read or read_case(spec, bvalues)
+    case = read.case
+    timer = _Timer({"read": read.seconds})
     with timer.step("brain_extraction"):
         method = resolve_method(case, spec.brain or settings.brain_method)
         brain = extract_brain(case, method)

@@ -34,9 +34,12 @@ class BallModel:
     It records the channels it was given, so tests can check what the pipeline feeds a network.
     """
 
+    postprocessing = None
+
     def __init__(self, name: str = "ball", centre_lps=BALL_CENTRE_LPS, radius_mm: float = BALL_RADIUS_MM,
-                 probability: float = BALL_PROBABILITY):
+                 probability: float = BALL_PROBABILITY, input_channels: int = 2):
         self.name = name
+        self.input_channels = input_channels
         self.map = np.where(reference_ball(centre_lps, radius_mm), probability, 0.0).astype(np.float32)
         self.calls: list[np.ndarray] = []
 

@@ -174,3 +174,27 @@ def test_check_outdir(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ISLAError, match="is not a folder"):
         check_outdir(tmp_path / "file", True)
+
+
+def test_a_model_reading_symmetric_channels_gets_the_mirrored_dwi_and_adc(native_case, tmp_path):
+    from isla_nnunet.preprocessing.symmetry import symmetric_versions
+
+    plain, mirrored = BallModel("plain"), BallModel("sym", input_channels=4)
+    spec = CaseSpec("sim5", str(native_case["dwi"]), adc=str(native_case["adc"]),
+                    brain=str(native_case["brainmask"]), role="test")
+    result = predict_case(spec, model_set(plain, mirrored), tmp_path / "sym", PredictionSettings(save_reference=True))
+    (channels,) = mirrored.calls
+    assert channels.shape == (4, *reference.SHAPE_ZYX)
+    # one stack for every model; each reads its first input_channels (LoadedModel.lesion_probability)
+    np.testing.assert_array_equal(channels, plain.calls[0])
+    # channels 2 and 3 are what isla add-symmetric-channels writes for the reference images (up to the
+    # registration's multi-threaded rounding: a small fraction of the intensity)
+    written = [sitk.ReadImage(str(result.outdir / name)) for name in ("dwi_reference.nii.gz", "adc_reference.nii.gz")]
+    expected = np.stack([sitk.GetArrayFromImage(image) for image in symmetric_versions(written)[0]])
+    for got, want in zip(channels[2:], expected, strict=True):
+        assert np.abs(got - want).sum() < 0.02 * np.abs(want).sum()
+    # and they are mirror images: the left-right flip of the DWI lies close to channel 2
+    flipped = channels[0][:, :, ::-1]
+    brain = flipped > 0
+    assert np.corrcoef(flipped[brain], channels[2][brain])[0, 1] > 0.9
+    assert "symmetric_channels" in result.report["timings_s"]
