@@ -117,3 +117,43 @@ def test_mean_teacher_runs_the_teacher_in_the_cpu_setting(make_trainer, monkeypa
     assert trainer.teacher.cpu_execution.autocast_dtype == torch.bfloat16
     # Convolutions in bf16, logits back in float32 for the consistency loss.
     assert dtypes == [torch.bfloat16] and logits[0].dtype == torch.float32
+
+
+def test_mean_teacher_at_consistency_weight_zero_takes_nnunets_own_training_step(make_trainer, monkeypatch):
+    # ISLATrainer_MT.train_step re-types nnU-Net 2.8.1's train_step (nnUNetTrainer.train_step) around the
+    # teacher; with w = 0 it must be that step on the labeled half: same loss, same gradients.
+    import itertools
+
+    from isla_nnunet.training.mean_teacher import ISLATrainer_MT
+
+    monkeypatch.setenv("nnUNet_n_proc_DA", "0")
+    monkeypatch.setenv("ISLA_CPU_PRECISION", "fp32")
+    student, plain = make_trainer(ISLATrainer_MT), make_trainer("ISLATrainer_B")
+    student.initialize()
+    plain.initialize()
+    plain.network.load_state_dict(student.network.state_dict())
+    student.teacher.load_state_dict(student.network.state_dict())
+    student.consistency_weight = lambda: 0.0
+    train, _ = plain.get_dataloaders()
+    batch = next(train)
+    # float64 on a 32 x 64 x 64 window of the batch, so that summing voxels in another order (a batch of
+    # four convolves otherwise than a batch of two) cannot hide a real difference
+    window = (Ellipsis, slice(80, 144), slice(64, 128))
+    batch["data"] = batch["data"][window].double()
+    batch["target"] = ([t[window] for t in batch["target"]] if isinstance(batch["target"], list)
+                       else batch["target"][window])
+    torch.manual_seed(0)
+    unlabeled = {"data": torch.randn(batch["data"].shape[0], 2 * batch["data"].shape[1], *batch["data"].shape[2:],
+                                     dtype=torch.float64)}
+    student.dataloader_unlabeled = itertools.repeat(unlabeled)
+    for network in (student.network, student.teacher, plain.network):
+        network.double().eval()   # dropout off, so both draw nothing at random; GroupNorm is per sample
+    mt = student.train_step(batch)
+    reference = plain.train_step(batch)
+    assert float(mt["loss"]) == pytest.approx(float(reference["loss"]), rel=1e-5)
+    assert float(mt["consistency_loss"]) > 0   # the teacher ran and disagreed; the weight removed it
+    whole = torch.linalg.vector_norm(torch.cat([q.grad.flatten() for q in plain.network.parameters()]))
+    for (name, p), q in zip(student.network.named_parameters(), plain.network.parameters(), strict=True):
+        assert torch.linalg.vector_norm(p.grad - q.grad) <= 1e-6 * whole, name
+    # and the teacher moved towards the student by nnU-Net-independent EMA, one update
+    assert student.ema_updates == 1
