@@ -6,7 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
+import SimpleITK as sitk
 
 from isla_nnunet.nnunet import commands as nnunet_cli
 
@@ -99,3 +101,19 @@ def native_case(tmp_path_factory) -> dict:
 
     case = simulate_case(5, "isles22-like", pattern="single", volume_ml=10.0)
     return write_native_case(case, tmp_path_factory.mktemp("native"), "sim5")
+
+
+@pytest.fixture
+def save_image():
+    """``save_image(path, array, spacing_zyx=(1, 1, 1), origin_xyz=(0, 0, 0))`` -> path."""
+
+    def write(path, array, spacing_zyx=(1.0, 1.0, 1.0), origin_xyz=(0.0, 0.0, 0.0)) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image = sitk.GetImageFromArray(np.asarray(array))
+        image.SetSpacing([float(s) for s in spacing_zyx[::-1]])
+        image.SetOrigin([float(o) for o in origin_xyz])
+        sitk.WriteImage(image, str(path))
+        return path
+
+    return write

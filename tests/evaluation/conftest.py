@@ -4,27 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-import SimpleITK as sitk
 
 from .helpers import ISLES_MASKS
-
-
-@pytest.fixture
-def save_image():
-    """``save_image(path, array, spacing_zyx=(1, 1, 1), origin_xyz=(0, 0, 0))`` -> path."""
-
-    def write(path, array, spacing_zyx=(1.0, 1.0, 1.0), origin_xyz=(0.0, 0.0, 0.0)) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        image = sitk.GetImageFromArray(np.asarray(array))
-        image.SetSpacing([float(s) for s in spacing_zyx[::-1]])
-        image.SetOrigin([float(o) for o in origin_xyz])
-        sitk.WriteImage(image, str(path))
-        return path
-
-    return write
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,9 @@ import json
 
 import numpy as np
 import pytest
+from evaluation.helpers import volume
 
 from isla_nnunet.cli import main
-
-from .helpers import volume
 
 SHAPE = (2, 4, 4)
 SPACING = (2.0, 1.0, 1.0)  # 2 mm^3 voxels

@@ -9,10 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from prediction.helpers import write_model_folder
 
 from isla_nnunet.cli import main
-
-from .helpers import write_model_folder
 
 
 @pytest.fixture
