@@ -44,6 +44,7 @@ from torch.nn import functional as F
 from isla_nnunet.networks.blocks import ConvOps, block_family
 from isla_nnunet.networks.cpu_execution import CPUExecution
 from isla_nnunet.networks.layers import conv_dimension
+from isla_nnunet.networks.memory import activation_elements
 
 
 def _kwargs(value: dict | None) -> dict:
@@ -187,6 +188,7 @@ class ISLAUNet(nn.Module):
         ops = ConvOps(conv_op=conv_op, norm_op=norm_op, nonlin=nonlin, dropout_op=dropout_op, conv_bias=conv_bias,
                       **{k: v for k, v in given_kwargs.items() if v is not None})
         self.num_classes = num_classes
+        self.input_channels = input_channels
         # float32, contiguous memory until a caller chooses otherwise (CPUExecution.apply).
         self.cpu_execution = CPUExecution()
         self.input_clip = tuple(input_clip) if input_clip is not None else None
@@ -210,17 +212,21 @@ class ISLAUNet(nn.Module):
         logits = [self._as_classes(z.float()) for z in heads]
         return logits if self.decoder.deep_supervision else logits[0]
 
-    def compute_conv_feature_map_size(self, input_size: Sequence[int]) -> int:
-        """Approximate number of activation elements of one sample, for nnU-Net's memory estimate.
+    def feature_map_sizes(self, input_size: Sequence[int]) -> dict[str, int]:
+        """Activation elements one training sample keeps, per block, measured (:mod:`.memory`).
 
-        Counts two convolution outputs per encoder and decoder level at that level's resolution (and the
-        normalisation/non-linearity outputs nnU-Net's own estimate also counts).
+        Keys are the blocks' module names (``encoder.stages.0``, ``encoder.skip_attention.0``,
+        ``decoder.gates.0``, ``decoder.stages.0``, ``decoder.heads.0``, ...) and ``other`` (the
+        decoder's upsampling and concatenations, the final two-class logits).
         """
-        size = torch.tensor(list(input_size), dtype=torch.float64)
-        total = 0.0
-        for features, stride in zip(self.features_per_stage, self.strides, strict=True):
-            size = torch.ceil(size / torch.tensor(stride, dtype=torch.float64))
-            voxels = float(torch.prod(size))
-            total += 2 * 3 * features * voxels  # encoder: 2 convs, each conv + norm + nonlin
-            total += 2 * 3 * features * voxels  # decoder mirror (the bottleneck's entry covers the heads)
-        return int(total)
+        named = dict(self.named_modules())
+        prefixes = ("encoder.stages.", "encoder.skip_attention.", "decoder.gates.", "decoder.stages.",
+                    "decoder.heads.")
+        parts = {name: module for name, module in named.items()
+                 if name.startswith(prefixes) and name.count(".") == 2}
+        return activation_elements(self, (self.input_channels, *input_size), parts)
+
+    def compute_conv_feature_map_size(self, input_size: Sequence[int]) -> int:
+        """Activation elements of one training sample, for nnU-Net's memory rule (the sum of
+        :meth:`feature_map_sizes`: every block, attention, shortcut and deep-supervision head)."""
+        return sum(self.feature_map_sizes(input_size).values())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 from os.path import join
+from pydoc import locate
 
 import numpy as np
 from nnunetv2.experiment_planning.experiment_planners.default_experiment_planner import ExperimentPlanner
@@ -19,9 +20,28 @@ from nnunetv2.paths import nnUNet_preprocessed
 
 from isla_nnunet import reference
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.networks.presets import DEFAULT_FEATURES, isla_arch_kwargs
+from isla_nnunet.networks.presets import ATTENTION_SLOTS, DEFAULT_FEATURES, isla_arch_kwargs, with_attention
 from isla_nnunet.networks.unet import ISLAUNet
 from isla_nnunet.nnunet.isla_plans import CONFIGURATION, batch_size_for
+
+
+def variant_network(architecture: dict, input_channels: int, attention: str) -> ISLAUNet:
+    """The ISLA U-Net of these plans with one attention variant and deep supervision (as trained)."""
+    kwargs = with_attention(architecture["arch_kwargs"], attention)
+    kwargs = {k: (locate(v) if isinstance(v, str) and (k in architecture["_kw_requires_import"] or k.endswith("_op"))
+                  else v) for k, v in kwargs.items()}
+    return ISLAUNet(input_channels, 2, deep_supervision=True, **kwargs)
+
+
+def largest_feature_map_size(architecture: dict, input_channels: int) -> int:
+    """Activation elements of one sample for the grid variant that keeps the most on these plans.
+
+    Every ISLA trainer trains on the same ``ISLAPlans`` with its own attention and deep supervision
+    (:mod:`isla_nnunet.training.variants`), so the batch is sized for the most demanding one (CBAM's
+    maps on the full-resolution skips, with the default filters).
+    """
+    return max(variant_network(architecture, input_channels, attention)
+               .compute_conv_feature_map_size(reference.SHAPE_ZYX) for attention in ATTENTION_SLOTS)
 
 
 class ISLAPlanner(ExperimentPlanner):
@@ -39,10 +59,7 @@ class ISLAPlanner(ExperimentPlanner):
     def get_plans_for_configuration(self, spacing, median_shape, data_identifier, approximate_n_voxels_dataset,
                                     _cache) -> dict:
         architecture = isla_arch_kwargs(self.features_per_stage)
-        n_channels = len(self.dataset_json["channel_names"])
-        network = ISLAUNet(n_channels, 2, **{k: v for k, v in architecture["arch_kwargs"].items()
-                                             if k not in architecture["_kw_requires_import"]})
-        elements = network.compute_conv_feature_map_size(reference.SHAPE_ZYX)
+        elements = largest_feature_map_size(architecture, len(self.dataset_json["channel_names"]))
         resampling_data, resampling_data_kwargs, resampling_seg, resampling_seg_kwargs = self.determine_resampling()
         resampling_prob, resampling_prob_kwargs = self.determine_segmentation_softmax_export_fn()
         normalization, use_mask = self.determine_normalization_scheme_and_whether_mask_is_used_for_norm()
