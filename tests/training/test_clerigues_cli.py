@@ -117,13 +117,13 @@ def test_isla_predict_reads_mirrored_channels_runs_dense_patches_and_applies_the
     case = sorted(images.glob("*_0000.nii.gz"))[0]
     adc = case.with_name(case.name.replace("_0000", "_0001"))
     rule = PostProcessing.load(model / "postprocessing.json")
-    with ModelSet.load([model], device="cpu", patch_step=(4, 12, 12)) as models:
-        assert models[0].input_channels == 4 and models[0].dense_step == (4, 12, 12)
+    with ModelSet.load([model], device="cpu", patch_step=(8, 24, 24)) as models:
+        assert models[0].input_channels == 4 and models[0].dense_step == (8, 24, 24)
         assert models[0].postprocessing == rule
         result = predict_case(CaseSpec("c", case, adc=adc), models, tmp_path / "c")
     report = result.report
     assert report["models"][0]["symmetric_channels"] is True
-    assert report["models"][0]["inference"] == {"method": "dense patches, mean probability", "step_zyx": [4, 12, 12]}
+    assert report["models"][0]["inference"] == {"method": "dense patches, mean probability", "step_zyx": [8, 24, 24]}
     assert report["ensemble"]["rule"] == rule.describe()
     assert "symmetric_channels" in report["timings_s"]
     # the mask is the stored threshold and minimum size on the reference grid, not p > 0.5
@@ -140,9 +140,9 @@ def test_isla_predict_command_takes_the_patch_step(searched, tmp_path):
     case = sorted(images.glob("*_0000.nii.gz"))[0]
     adc = case.with_name(case.name.replace("_0000", "_0001"))
     workspace.run("isla", "predict", "--dwi", case, "--adc", adc, "-m", model, "-o", tmp_path / "out",
-                  "--patch-step", "8", "24", "24", "--device", "cpu")
+                  "--patch-step", "16", "48", "48", "--device", "cpu")
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["models"][0]["inference"]["step_zyx"] == [8, 24, 24]
+    assert report["models"][0]["inference"]["step_zyx"] == [16, 48, 48]
     with pytest.raises(ISLAError, match="patch model"):
         workspace.run("isla", "predict", "--dwi", case, "--adc", adc, "-m", model, "-o", tmp_path / "tta",
                       "--tta", "--device", "cpu")
