@@ -168,6 +168,11 @@ class ISLATrainer_MT(ISLATrainer_B):  # nnU-Net finds trainers by this permanent
                                f"EMA decay {self.ema_decay()}")
 
     def train_step(self, batch: dict) -> dict:
+        """nnU-Net 2.8.1's ``nnUNetTrainer.train_step`` with the teacher and the consistency term added.
+
+        nnU-Net offers no smaller hook around its forward pass, so its step is re-typed here; at consistency
+        weight 0 it is nnU-Net's own step on the labeled half (drift test in tests/training/test_trainer.py).
+        """
         n_labeled = batch["data"].shape[0]
         unlabeled = next(self.dataloader_unlabeled)["data"]
         student_view, teacher_view = split_views(unlabeled, self.num_input_channels)
