@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -80,18 +79,18 @@ def cases(args: argparse.Namespace) -> list[tuple[str, Path, Path, Path]]:
 
 
 def summary(rows: list[dict]) -> dict:
-    def median(key):
-        values = [r[key] for r in rows if r[key] == r[key]]  # HD95 is NaN when a mask is empty
-        return round(statistics.median(values), 4) if values else float("nan")
+    """Medians per metric (``isla evaluate``'s statistics: HD95 is NaN where a mask is empty, left out)."""
+    from isla_nnunet.evaluation.summary import describe
 
-    return {"cases": len(rows), **{f"median_{m}": median(m) for m in METRICS},
-            "median_seconds": median("seconds")}
+    return {"cases": len(rows), **{f"median_{key}": round(describe(r[key] for r in rows).median, 4)
+                                   for key in (*METRICS, "seconds")}}
 
 
 def main() -> int:
     args = parse_args()
     from isla_nnunet.conversion import CaseSpec
     from isla_nnunet.evaluation import evaluate_files
+    from isla_nnunet.io.atomic import write_text_atomic
     from isla_nnunet.prediction.models import ModelSet
     from isla_nnunet.prediction.pipeline import PredictionSettings, predict_case
 
@@ -120,9 +119,7 @@ def main() -> int:
             groups[domain] = [r for r in rows if r["case"].startswith(f"{domain}/")]
         results[name] = {"models": folders, "ensemble": method, "patch_step_zyx": list(args.patch_step),
                          "per_case": rows, "summary": {g: summary(r) for g, r in groups.items() if r}}
-        temporary = results_file.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(results, indent=1) + "\n")
-        os.replace(temporary, results_file)
+        write_text_atomic(results_file, json.dumps(results, indent=1) + "\n")
 
     real_cases = [c for c, *_ in held_out if "/" not in c]
     domains = args.domains.split(",")

@@ -32,6 +32,7 @@ import sys
 import time
 from pathlib import Path
 
+from isla_nnunet.io.atomic import write_text_atomic
 from isla_nnunet.nnunet.clerigues_planning import PLANS_NAME
 from isla_nnunet.nnunet.commands import nnunet_environment
 from isla_nnunet.nnunet.commands import run as run_command
@@ -67,9 +68,7 @@ class Run:
         self.results = json.loads(self.results_file.read_text()) if self.results_file.exists() else {}
 
     def save(self) -> None:
-        temporary = self.results_file.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(self.results, indent=2) + "\n")
-        os.replace(temporary, self.results_file)
+        write_text_atomic(self.results_file, json.dumps(self.results, indent=2) + "\n")
 
     def command(self, *argv) -> float:
         start = time.perf_counter()

@@ -55,6 +55,7 @@ import nibabel as nib
 import numpy as np
 
 from isla_nnunet.evaluation.metrics import dice
+from isla_nnunet.io.atomic import write_text_atomic
 from isla_nnunet.nnunet import environment as nnunet_env
 from isla_nnunet.nnunet import planning
 from isla_nnunet.nnunet.commands import executable
@@ -117,9 +118,7 @@ class Run:
         self.results = json.loads(self.results_file.read_text()) if self.results_file.exists() else {}
 
     def save(self) -> None:
-        temporary = self.results_file.with_suffix(".json.tmp")
-        temporary.write_text(json.dumps(self.results, indent=2) + "\n")
-        os.replace(temporary, self.results_file)
+        write_text_atomic(self.results_file, json.dumps(self.results, indent=2) + "\n")
 
     def command(self, argv: list[str], log: Path, **env) -> dict:
         """Run ``argv`` with its output in ``log``; returns wall and CPU seconds (children included)."""

@@ -132,28 +132,3 @@ def model_options(args: argparse.Namespace):
 
     return ModelOptions(args.model or (), args.device, args.tta, args.folds, args.checkpoint, args.precision,
                         args.patch_step)
-
-
-def model_folders(given: list[str] | None) -> list[str]:
-    """The -m folders, or the shipped model when none is given (said once, so no one mistakes it)."""
-    import os
-
-    from isla_nnunet.prediction.shipped import shipped_model_folder
-
-    if given:
-        return given
-    folder = shipped_model_folder()
-    print(f"no -m given: using the shipped model {folder.name} (trained on simulated cases only; "
-          "figures in docs/model_card.md)")
-    return [os.fspath(folder)]
-
-
-def _default_id(dwi: str) -> str:
-    from pathlib import Path
-
-    from isla_nnunet.conversion.cases import case_id_from_name
-    from isla_nnunet.io.images import image_suffix
-
-    name = Path(dwi.rstrip("/\\")).name
-    suffix = image_suffix(name)
-    return case_id_from_name(name[: -len(suffix)] if suffix else name)

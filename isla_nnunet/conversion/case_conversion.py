@@ -96,19 +96,30 @@ def convert_case(
     case = load_case(spec.dwi, adc=spec.adc, b0=spec.b0, case_id=spec.case_id)
     method = resolve_method(case, spec.brain or brain_method)
     brain = extract_brain(case, method)
-    if folder.grid == "native":
-        return _write_native(spec, folder, case, brain, method, binarize_masks, start)
-    registration = register_to_reference(case, brain)
-
-    brain_ref = registration.to_reference(brain, kind="mask")
-    dwi_ref = masked_nonnegative(registration.to_reference(case.dwi), brain_ref)
-    adc_ref = masked_nonnegative(registration.to_reference(case.adc), brain_ref)
-    label_ref = None
-    fit = None
+    lesion = fit = None
     if spec.role == "train":
         lesion = load_mask(spec.lesion, case.dwi, name="lesion mask", any_positive=binarize_masks)
         fit = check_mask_inside(mask_fit(case.dwi, lesion), f"lesion mask {spec.lesion}")
-        label_ref = registration.to_reference(lesion, kind="mask")
+    info = {"case": case.metadata(), "role": spec.role, "brain_method": os.fspath(method), "lesion": spec.lesion,
+            "lesion_fit": None if fit is None or not fit.checked else {
+                "inside_head": fit.inside, "dwi_contrast": fit.contrast, "flagged": fit.low_contrast}}
+    if folder.grid == "native":
+        result = _write_native(spec, folder, case, brain, lesion, info)
+    else:
+        result = _write_reference(spec, folder, case, brain, lesion, info, qc_threshold)
+    result.brain_method = os.fspath(method)
+    if fit is not None and fit.checked:
+        result.mask_contrast, result.mask_flagged = round(fit.contrast, 3), fit.low_contrast
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _write_reference(spec: CaseSpec, folder: DatasetFolder, case, brain: sitk.Image, lesion: sitk.Image | None,
+                     info: dict, qc_threshold: float) -> CaseResult:
+    registration = register_to_reference(case, brain)
+    brain_ref = registration.to_reference(brain, kind="mask")
+    dwi_ref = masked_nonnegative(registration.to_reference(case.dwi), brain_ref)
+    adc_ref = masked_nonnegative(registration.to_reference(case.adc), brain_ref)
 
     ones = sitk.Image(case.dwi.GetSize(), sitk.sitkFloat32) + 1.0
     ones.CopyInformation(case.dwi)
@@ -124,48 +135,22 @@ def convert_case(
     dwi_path, adc_path = folder.image_paths(spec.case_id, spec.role)
     write_image(dwi_ref, dwi_path)
     write_image(adc_ref, adc_path)
-    if label_ref is not None:
-        write_image(label_ref, folder.label_path(spec.case_id))
-    result = CaseResult(
-        spec.case_id, spec.role, "converted", time.perf_counter() - start, score, flagged, os.fspath(method)
-    )
-    if fit is not None and fit.checked:
-        result.mask_contrast, result.mask_flagged = round(fit.contrast, 3), fit.low_contrast
-    registration.info = {
-        "case": case.metadata(),
-        "role": spec.role,
-        "brain_method": os.fspath(method),
-        "qc": {"ncc": score, "threshold": qc_threshold, "flagged": flagged},
-        "lesion": spec.lesion,
-        "lesion_fit": None if fit is None or not fit.checked else {"inside_head": fit.inside,
-                                                                   "dwi_contrast": fit.contrast,
-                                                "flagged": fit.low_contrast},
-    }
-    registration.save(folder.transform_path(spec.case_id))
-    result.seconds = time.perf_counter() - start
-    return result
+    if lesion is not None:
+        write_image(registration.to_reference(lesion, kind="mask"), folder.label_path(spec.case_id))
+    registration.info = {**info, "qc": {"ncc": score, "threshold": qc_threshold, "flagged": flagged}}
+    registration.save(folder.transform_path(spec.case_id))  # last: it marks the case finished
+    return CaseResult(spec.case_id, spec.role, "converted", qc_score=score, qc_flagged=flagged)
 
 
-def _write_native(spec: CaseSpec, folder: DatasetFolder, case, brain: sitk.Image, method, binarize_masks: bool,
-                  start: float) -> CaseResult:
-    fit = None
-    if spec.role == "train":
-        lesion = load_mask(spec.lesion, case.dwi, name="lesion mask", any_positive=binarize_masks)
-        fit = check_mask_inside(mask_fit(case.dwi, lesion), f"lesion mask {spec.lesion}")
+def _write_native(spec: CaseSpec, folder: DatasetFolder, case, brain: sitk.Image, lesion: sitk.Image | None,
+                  info: dict) -> CaseResult:
     dwi_path, adc_path = folder.image_paths(spec.case_id, spec.role)
     write_image(masked_nonnegative(case.dwi, brain), dwi_path)
     write_image(masked_nonnegative(case.adc, brain), adc_path)
-    if fit is not None:
+    if lesion is not None:
         write_image(sitk.Cast(lesion > 0, sitk.sitkUInt8), folder.label_path(spec.case_id))
-    result = CaseResult(spec.case_id, spec.role, "converted", brain_method=os.fspath(method))
-    if fit is not None and fit.checked:
-        result.mask_contrast, result.mask_flagged = round(fit.contrast, 3), fit.low_contrast
-    record = {"info": {"case": case.metadata(), "role": spec.role, "brain_method": os.fspath(method),
-                       "grid": "native", "spacing_xyz": list(case.dwi.GetSpacing()), "lesion": spec.lesion,
-                       "lesion_fit": None if fit is None or not fit.checked else {
-                           "inside_head": fit.inside, "dwi_contrast": fit.contrast, "flagged": fit.low_contrast}}}
     path = folder.transform_path(spec.case_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, json.dumps(record, indent=1) + "\n")
-    result.seconds = time.perf_counter() - start
-    return result
+    record = {"info": {**info, "grid": "native", "spacing_xyz": list(case.dwi.GetSpacing())}}
+    write_text_atomic(path, json.dumps(record, indent=1) + "\n")  # last: it marks the case finished
+    return CaseResult(spec.case_id, spec.role, "converted")

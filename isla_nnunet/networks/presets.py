@@ -63,6 +63,17 @@ def isla_arch_kwargs(features_per_stage=DEFAULT_FEATURES) -> dict:
     }
 
 
+def requires_import(arch_kwargs: dict, listed=REQUIRES_IMPORT) -> list[str]:
+    """The ``arch_kwargs`` entries that are dotted paths to import (nnU-Net's ``arch_kwargs_req_import``):
+    those the plans list, and every attention variant's ``*_op``.
+
+    Example:
+        >>> requires_import({"conv_op": "torch.nn.Conv3d", "gate_op": "a.B", "skip_attention_op": None})
+        ['conv_op', 'gate_op']
+    """
+    return [k for k, v in arch_kwargs.items() if isinstance(v, str) and (k in listed or k.endswith("_op"))]
+
+
 def with_block(arch_kwargs: dict, block: str) -> dict:
     """A copy of plans ``arch_kwargs`` switched to ``block`` ("std" leaves the plans as they are)."""
     out = copy.deepcopy(arch_kwargs)

@@ -26,13 +26,13 @@ from nnunetv2.experiment_planning.experiment_planners.default_experiment_planner
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.networks.clerigues import DEFAULT_FEATURES
 from isla_nnunet.nnunet import environment as nnunet_env
-from isla_nnunet.nnunet.layout import LABELS
+from isla_nnunet.nnunet.layout import LABELS, PATCH_NETWORK_CLASS
 
 PLANS_NAME = "CleriguesPlans"
 CONFIGURATION = "3d_fullres"
 PATCH_SIZE_ZYX = (16, 24, 24)
 BATCH_SIZE = 16
-NETWORK_CLASS = "isla_nnunet.networks.clerigues.CleriguesUNet"
+NETWORK_CLASS = PATCH_NETWORK_CLASS
 DROPOUT = 0.2
 
 

@@ -12,25 +12,32 @@ from __future__ import annotations
 
 import shutil
 from os.path import join
-from pydoc import locate
 
 import numpy as np
 from nnunetv2.experiment_planning.experiment_planners.default_experiment_planner import ExperimentPlanner
 from nnunetv2.paths import nnUNet_preprocessed
+from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
 
 from isla_nnunet import reference
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.networks.presets import ATTENTION_SLOTS, DEFAULT_FEATURES, isla_arch_kwargs, with_attention
+from isla_nnunet.networks.presets import (
+    ATTENTION_SLOTS,
+    DEFAULT_FEATURES,
+    isla_arch_kwargs,
+    requires_import,
+    with_attention,
+)
 from isla_nnunet.networks.unet import ISLAUNet
 from isla_nnunet.nnunet.isla_plans import CONFIGURATION, batch_size_for
 
 
 def variant_network(architecture: dict, input_channels: int, attention: str) -> ISLAUNet:
-    """The ISLA U-Net of these plans with one attention variant and deep supervision (as trained)."""
+    """The ISLA U-Net of these plans with one attention variant and deep supervision, built as the
+    trainers build it (nnU-Net's ``get_network_from_plans``)."""
     kwargs = with_attention(architecture["arch_kwargs"], attention)
-    kwargs = {k: (locate(v) if isinstance(v, str) and (k in architecture["_kw_requires_import"] or k.endswith("_op"))
-                  else v) for k, v in kwargs.items()}
-    return ISLAUNet(input_channels, 2, deep_supervision=True, **kwargs)
+    return get_network_from_plans(architecture["network_class_name"], kwargs,
+                                  requires_import(kwargs, architecture["_kw_requires_import"]), input_channels, 2,
+                                  allow_init=False, deep_supervision=True)
 
 
 def largest_feature_map_size(architecture: dict, input_channels: int) -> int:

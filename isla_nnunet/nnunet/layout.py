@@ -11,6 +11,8 @@ Example:
 from __future__ import annotations
 
 CHANNEL_NAMES = {"0": "DWI", "1": "ADC"}
+# The network of Clèrigues et al.'s patch plans (isla plan --planner clerigues), as the plans name it.
+PATCH_NETWORK_CLASS = "isla_nnunet.networks.clerigues.CleriguesUNet"
 # Clèrigues et al.'s symmetric modality channels (isla add-symmetric-channels) follow the originals.
 SYMMETRIC_SUFFIX = "_sym"
 SYMMETRIC_CHANNEL_NAMES = {**CHANNEL_NAMES, **{str(len(CHANNEL_NAMES) + int(k)): f"{v}{SYMMETRIC_SUFFIX}"

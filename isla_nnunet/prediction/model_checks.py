@@ -25,7 +25,7 @@ import numpy as np
 from isla_nnunet import reference
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.io.checkpoints import FINAL_CHECKPOINT, check_checkpoint_name
-from isla_nnunet.nnunet.layout import CHANNEL_NAMES, LABELS, SYMMETRIC_CHANNEL_NAMES
+from isla_nnunet.nnunet.layout import CHANNEL_NAMES, LABELS, PATCH_NETWORK_CLASS, SYMMETRIC_CHANNEL_NAMES
 
 DEFAULT_CHECKPOINT = FINAL_CHECKPOINT
 
@@ -41,6 +41,7 @@ class ModelInfo:
         folds: folds used, as nnU-Net names them (ints, or "all").
         checkpoint: checkpoint file name inside each fold folder.
         symmetric_channels: the model also reads the mirrored DWI and ADC (channels 2 and 3).
+        patch_model: its plans build Clèrigues et al.'s patch network (dense patch inference).
     """
 
     name: str
@@ -49,6 +50,7 @@ class ModelInfo:
     folds: tuple
     checkpoint: str
     symmetric_channels: bool = False
+    patch_model: bool = False
 
     def to_dict(self) -> dict:
         return {"name": self.name, "source": os.fspath(self.source), "folds": list(self.folds),
@@ -206,8 +208,10 @@ def check_model_folder(folder: str | os.PathLike, folds: Sequence | None = None,
     symmetric = check_dataset_json(_read_json(folder / "dataset.json", "dataset.json", source), source)
     plans = _read_json(folder / "plans.json", "plans.json", source)
     named = _folder_configuration(folder.name, plans)
+    patch_model = False
     if named is not None:
         check_configuration(named[1].get("spacing", []), named[1].get("patch_size", []), source, named[0])
+        patch_model = (named[1].get("architecture") or {}).get("network_class_name") == PATCH_NETWORK_CLASS
     if folds:
         chosen = [_fold(f) for f in folds]
         absent = [f for f in chosen if not (folder / f"fold_{f}" / checkpoint).is_file()]
@@ -219,4 +223,4 @@ def check_model_folder(folder: str | os.PathLike, folds: Sequence | None = None,
         if not chosen:
             raise ISLAError(f"model {source} has no fold_N/{checkpoint}: finish training it, or name another "
                             "checkpoint with --checkpoint")
-    return ModelInfo(folder.name, folder, source, tuple(chosen), checkpoint, symmetric)
+    return ModelInfo(folder.name, folder, source, tuple(chosen), checkpoint, symmetric, patch_model)

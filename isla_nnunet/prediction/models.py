@@ -31,7 +31,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,6 @@ from isla_nnunet.errors import ISLAError
 from isla_nnunet.evaluation.postprocessing import FILE_NAME as POSTPROCESSING_FILE
 from isla_nnunet.evaluation.postprocessing import PostProcessing
 from isla_nnunet.nnunet import environment as nnunet_env
-from isla_nnunet.nnunet.clerigues_planning import NETWORK_CLASS as PATCH_NETWORK_CLASS
 from isla_nnunet.nnunet.layout import LABELS
 from isla_nnunet.prediction.dense_patches import PAPER_STEP_ZYX, dense_patch_probability
 from isla_nnunet.prediction.model_checks import DEFAULT_CHECKPOINT, ModelInfo, check_configuration, check_model_folder
@@ -117,19 +116,10 @@ class LoadedModel:
     def to_dict(self) -> dict:
         inference = ({"method": "dense patches, mean probability", "step_zyx": list(self.dense_step)}
                      if self.dense_step else {"method": "nnU-Net sliding window"})
+        postprocessing = {**asdict(self.postprocessing), "file": POSTPROCESSING_FILE} if self.postprocessing else None
         return {**self.info.to_dict(), "shipped": is_shipped(self.info.source), "trainer": self.trainer,
                 "configuration": self.configuration, "plans": self.predictor.plans_manager.plans_name,
-                "inference": inference,
-                "postprocessing": (
-                    {"threshold": self.postprocessing.threshold,
-                     "min_size_voxels": self.postprocessing.min_size_voxels, "file": POSTPROCESSING_FILE}
-                    if self.postprocessing else None)}
-
-    def lesion_mask(self, probability: np.ndarray) -> np.ndarray:
-        """uint8 mask of this model's probability: its post-processing, else ISLA's p > 0.5."""
-        if self.postprocessing is None:
-            return (np.asarray(probability) > 0.5).astype(np.uint8)
-        return self.postprocessing.apply(probability).astype(np.uint8)
+                "inference": inference, "postprocessing": postprocessing}
 
     def lesion_probability(self, channels: np.ndarray) -> np.ndarray:
         """Lesion probability on the reference grid, the network applied to the whole reference frame.
@@ -197,6 +187,19 @@ def _configuration_name(info: ModelInfo, plans_manager, configuration_manager) -
                 "unknown configuration")
 
 
+def check_patch_step(patch_step: Sequence[int]) -> tuple[int, int, int]:
+    """The (z, y, x) dense-inference step as ints.
+
+    Raises:
+        ISLAError: not three steps of at least one voxel.
+    """
+    step = tuple(int(k) for k in patch_step)
+    if len(step) != 3 or min(step) < 1:
+        raise ISLAError(f"patch step {list(patch_step)} is not three steps of >= 1 voxel (z, y, x): "
+                        "give e.g. --patch-step 1 4 4")
+    return step
+
+
 def load_model(info: ModelInfo, device, tta: bool = False, precision: str | None = None,
                patch_step: Sequence[int] = PAPER_STEP_ZYX) -> LoadedModel:
     """Load a checked model's weights into nnU-Net's predictor on ``device`` (a ``torch.device``).
@@ -206,14 +209,19 @@ def load_model(info: ModelInfo, device, tta: bool = False, precision: str | None
     dense inference, used by patch models only (default: the paper's 1 x 4 x 4).
 
     Raises:
-        ISLAError: the trainer class is not installed, a checkpoint holds more than tensors and numbers
-            (it is never unpickled, :mod:`isla_nnunet.io.checkpoints`), the checkpoint does not fit
-            the plans, or the configuration is not one of the reference grid.
+        ISLAError: a bad patch step, --tta for a patch model, the trainer class is not installed, a
+            checkpoint holds more than tensors and numbers (it is never unpickled,
+            :mod:`isla_nnunet.io.checkpoints`), the checkpoint does not fit the plans, or the
+            configuration is not one of the reference grid.
     """
     import torch
 
     from isla_nnunet.networks.cpu_execution import CPUExecution
 
+    check_patch_step(patch_step)
+    if info.patch_model and tta:
+        raise ISLAError(f"model {info.source} is a patch model: test-time mirroring is not part of its dense "
+                        "inference, leave out --tta")
     with _quiet():
         from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 
@@ -252,19 +260,12 @@ def load_model(info: ModelInfo, device, tta: bool = False, precision: str | None
         else:
             predictor.network.to(memory_format=torch.channels_last_3d)
     predictor.network.eval()
-    patch_model = predictor.plans_manager.get_configuration(name).network_arch_class_name == PATCH_NETWORK_CLASS \
-        if name in predictor.plans_manager.available_configurations else False
-    if patch_model and tta:
-        raise ISLAError(f"model {info.source} is a patch model: test-time mirroring is not part of its dense "
-                        "inference, leave out --tta")
-    step = tuple(int(k) for k in patch_step)
-    if len(step) != 3 or min(step) < 1:
-        raise ISLAError(f"patch step {list(patch_step)} is not three steps of >= 1 voxel (z, y, x)")
     postprocessing_file = info.folder / POSTPROCESSING_FILE
     postprocessing = PostProcessing.load(postprocessing_file) if postprocessing_file.is_file() else None
     return LoadedModel(info, predictor, predictor.trainer_name, name,
                        list(label_manager.all_labels).index(LABELS["lesion"]),
-                       dense_step=step if patch_model else None, postprocessing=postprocessing)
+                       dense_step=check_patch_step(patch_step) if info.patch_model else None,
+                       postprocessing=postprocessing)
 
 
 @dataclass
@@ -330,6 +331,7 @@ class ModelSet:
             ISLAError: see :func:`check_model_folder`, :func:`unpack_model_zip`, :func:`load_model`.
         """
         paths = cls.check(sources, folds, checkpoint)
+        check_patch_step(patch_step)
         torch_device = resolve_device(device)
         out = cls([], torch_device.type, tta)
         try:

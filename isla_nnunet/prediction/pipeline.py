@@ -273,9 +273,9 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
         with timer.step(f"model_{number}"):
             members.append(model.lesion_probability(channels))
     with timer.step("ensemble"):
-        combined = combine(members, settings.ensemble,
-                           [None if m.postprocessing is None else m.lesion_mask(p) for m, p in zip(models, members,
-                                                                                                    strict=True)])
+        own_masks = [m.postprocessing.apply(p) if m.postprocessing else None for m, p in zip(models, members,
+                                                                                            strict=True)]
+        combined = combine(members, settings.ensemble, own_masks)
     with timer.step("to_native"):
         probability = registration.to_native(combined.probability, kind="probability")
         # The mean rule thresholds the interpolated mean probability; a vote (or a model's own

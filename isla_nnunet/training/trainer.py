@@ -27,7 +27,7 @@ from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
 from isla_nnunet import losses
 from isla_nnunet.io import checkpoints
 from isla_nnunet.networks.cpu_execution import CPUExecution
-from isla_nnunet.networks.presets import with_attention, with_block
+from isla_nnunet.networks.presets import requires_import, with_attention, with_block
 from isla_nnunet.training.augmentation import LEFT_RIGHT_AXIS, training_transforms
 from isla_nnunet.training.full_frame import full_frame_dataset_class
 from isla_nnunet.training.one_pass import OnePassDataLoader, augmenter
@@ -67,12 +67,9 @@ class ISLATrainer(nnUNetTrainer):
     def build_network_architecture(cls, plans_manager, configuration_manager, num_input_channels,
                                    num_output_channels, enable_deep_supervision: bool = True) -> torch.nn.Module:
         arch_kwargs = cls.network_arch_kwargs(configuration_manager.network_arch_init_kwargs)
-        # Operator classes travel as dotted paths; attention variants add their own "*_op" entries.
-        plans_imports = set(configuration_manager.network_arch_init_kwargs_req_import)
-        requires_import = [k for k, v in arch_kwargs.items()
-                           if isinstance(v, str) and (k in plans_imports or k.endswith("_op"))]
+        imports = requires_import(arch_kwargs, configuration_manager.network_arch_init_kwargs_req_import)
         network = get_network_from_plans(configuration_manager.network_arch_class_name, arch_kwargs,
-                                         requires_import, num_input_channels, num_output_channels, allow_init=True,
+                                         imports, num_input_channels, num_output_channels, allow_init=True,
                                          deep_supervision=enable_deep_supervision)
         # nnUNetv2_train and nnUNetv2_predict both build the network here: both get the CPU setting.
         return CPUExecution.from_environment().apply(network)
