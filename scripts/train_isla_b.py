@@ -1,5 +1,8 @@
 """Train ISLA-B on simulated source-domain cases on a CPU, then test it on held-out and real cases.
 
+``--block Res`` trains ISLA-B's recipe with residual blocks instead (ResUNet; a second ISLA variant for
+votes and ensembles, ``ISLATrainer_UFL_Res_DS_SEAGs_CPU_<E>epochs``); everything else is the same.
+
 Every stage is skipped when its output exists, and training resumes from nnU-Net's per-epoch
 ``checkpoint_latest.pth`` (``nnUNetv2_train ... --c``), so an interrupted run continues where it stopped:
 
@@ -74,6 +77,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--val-cases", type=int, default=20)
     parser.add_argument("--test-cases", type=int, default=24)
     parser.add_argument("--epochs", type=int, default=10, help="passes; ISLATrainer_B_CPU_<E>epochs must exist")
+    parser.add_argument("--block", choices=("Std", "Res"), default="Std",
+                        help="StdUNet (ISLA-B, default) or ResUNet blocks with ISLA-B's recipe")
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="simulation seed")
     parser.add_argument("--domains", default="source",
@@ -86,11 +91,14 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def trainer_name(epochs: int, fine_tuning: bool = False) -> str:
-    family = "ISLATrainer_B_CPUFineTune_" if fine_tuning else "ISLATrainer_B_CPU_"
+def trainer_name(epochs: int, fine_tuning: bool = False, block: str = "Std") -> str:
+    model = "ISLATrainer_B" if block == "Std" else f"ISLATrainer_UFL_{block}_DS_SEAGs"
+    family = f"{model}_CPUFineTune_" if fine_tuning else f"{model}_CPU_"
     name = f"{family}{epochs}epochs"
     if name not in TRAINERS:
         choices = sorted(int(n.split("_")[-1].removesuffix("epochs")) for n in TRAINERS if n.startswith(family))
+        if not choices:
+            raise SystemExit(f"no trainer {name}: --pretrained continues ISLA-B (--block Std) only")
         raise SystemExit(f"no trainer {name}; --epochs must be one of {choices}")
     return name
 
@@ -112,7 +120,7 @@ class Run:
         if self.pretrained and not (self.pretrained / "fold_0" / "checkpoint_final.pth").exists():
             raise SystemExit(f"--pretrained {args.pretrained}: no fold_0/checkpoint_final.pth there; "
                              "give a trained-model folder (<trainer>__ISLAPlans__3d_fullres)")
-        self.trainer = trainer_name(args.epochs, fine_tuning=self.pretrained is not None)
+        self.trainer = trainer_name(args.epochs, fine_tuning=self.pretrained is not None, block=args.block)
         self.model = self.root / "results" / self.dataset / f"{self.trainer}__ISLAPlans__3d_fullres"
         self.results_file = self.root / "results.json"
         self.results = json.loads(self.results_file.read_text()) if self.results_file.exists() else {}

@@ -7,7 +7,9 @@ DS, SE-AGs; §4.1.1), is also ``ISLATrainer_B``. Each has short-run siblings ``<
 ``<name>_2epochs`` and ``<name>_5epochs`` for smoke tests and demos. ISLA-B also has CPU-budget siblings
 ``ISLATrainer_B_CPU_10epochs``, ``_15epochs``, ``_20epochs`` and ``_50epochs``: ISLA-B's recipe over a run of about a
 thousand batch-2 steps instead of ISLA's ~9,000 of batch 8, with the linear decay spanning the run and
-starting 4x higher (2e-3 -> 2e-5, see :class:`CPUBudget` and ``scripts/train_isla_b.py``), and
+starting 4x higher (2e-3 -> 2e-5, see :class:`CPUBudget` and ``scripts/train_isla_b.py``); the same
+budget exists for ISLA-B's recipe with residual blocks (``ISLATrainer_UFL_Res_DS_SEAGs_CPU_<E>epochs``,
+a second ISLA variant for ensembles and votes), and
 fine-tuning siblings ``ISLATrainer_B_CPUFineTune_5epochs`` and ``_10epochs`` that continue a trained
 ISLA-B (``-pretrained_weights``) at a tenth of that rate (2e-4 -> 2e-6, :class:`CPUFineTune`).
 Names are permanent: nnU-Net stores
@@ -20,6 +22,8 @@ Example:
     'res'
     >>> TRAINERS["ISLATrainer_B_1epoch"].attention, len(BASE_TRAINERS)
     ('seags', 48)
+    >>> TRAINERS["ISLATrainer_UFL_Res_DS_SEAGs_CPU_10epochs"].block
+    'res'
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ ATTENTION = {"NoAtt": "none", "SE": "se", "AGs": "ags", "AGh": "agh", "CBAM": "c
 SHORT_RUN_EPOCHS = (1, 2, 5)
 CPU_BUDGET_EPOCHS = (10, 15, 20, 50)
 CPU_FINETUNE_EPOCHS = (5, 10)
+# Trainers with CPU-budget siblings <name>_CPU_<E>epochs: ISLA-B and its residual-block twin.
+CPU_BUDGET_MODELS = ("ISLATrainer_B", "ISLATrainer_UFL_Res_DS_SEAGs")
 # Permanent short names for published models: alias -> grid name.
 ALIASES = {"ISLATrainer_B": "ISLATrainer_UFL_Std_DS_SEAGs"}
 
@@ -103,10 +109,11 @@ def _build() -> tuple[dict[str, type], tuple[str, ...]]:
         cls = _make(alias, trainers[target])
         cls.__doc__ = f"ISLA trainer {alias}: the grid's {target}"
         _add_with_short_runs(trainers, cls)
-    for epochs in CPU_BUDGET_EPOCHS:
-        name = f"ISLATrainer_B_CPU_{epochs}epochs"
-        trainers[name] = _make(name, (CPUBudget, trainers["ISLATrainer_B"]), epochs=epochs)
-        trainers[name].__doc__ = f"ISLA-B for a CPU budget: {epochs} passes, learning rate 2e-3 -> 2e-5"
+    for model in CPU_BUDGET_MODELS:
+        for epochs in CPU_BUDGET_EPOCHS:
+            name = f"{model}_CPU_{epochs}epochs"
+            trainers[name] = _make(name, (CPUBudget, trainers[model]), epochs=epochs)
+            trainers[name].__doc__ = f"{model} for a CPU budget: {epochs} passes, learning rate 2e-3 -> 2e-5"
     for epochs in CPU_FINETUNE_EPOCHS:
         name = f"ISLATrainer_B_CPUFineTune_{epochs}epochs"
         trainers[name] = _make(name, (CPUFineTune, trainers["ISLATrainer_B"]), epochs=epochs)
@@ -117,4 +124,5 @@ def _build() -> tuple[dict[str, type], tuple[str, ...]]:
 TRAINERS, BASE_TRAINERS = _build()
 # Classes live at module level so that pickling and nnU-Net's lookup by attribute both find them.
 globals().update(TRAINERS)
-__all__ = ["ALIASES", "CPUBudget", "CPUFineTune", "BASE_TRAINERS", "TRAINERS", "trainer_name", *TRAINERS]
+__all__ = ["ALIASES", "CPU_BUDGET_MODELS", "CPUBudget", "CPUFineTune", "BASE_TRAINERS", "TRAINERS", "trainer_name",
+           *TRAINERS]

@@ -23,7 +23,8 @@ def test_grid_is_loss_x_block_x_ds_x_attention_with_short_run_siblings():
     expected = [f"ISLATrainer_{loss}_{block}_{ds}_{att}" for loss, block, ds, att in
                 itertools.product(("UFL", "GDLBCE"), ("Std", "Res"), ("DS", "noDS"), ATTENTION_NAMES)]
     assert len(BASE_TRAINERS) == 48 and sorted(BASE_TRAINERS) == sorted(expected)
-    cpu_budget = {f"ISLATrainer_B_CPU_{e}epochs" for e in (10, 15, 20, 50)}
+    cpu_budget = {f"{m}_CPU_{e}epochs" for m in ("ISLATrainer_B", "ISLATrainer_UFL_Res_DS_SEAGs")
+                  for e in (10, 15, 20, 50)}
     cpu_budget |= {f"ISLATrainer_B_CPUFineTune_{e}epochs" for e in (5, 10)}
     assert set(TRAINERS) == {n + s for n in [*expected, "ISLATrainer_B"] for s in ("", *SHORT)} | cpu_budget
     for name in expected:

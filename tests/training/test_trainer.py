@@ -65,11 +65,14 @@ def test_network_built_with_the_cpu_setting(make_trainer, monkeypatch):
     assert other.network.cpu_execution.autocast_dtype is None
 
 
-def test_subclass_learning_rates_are_obeyed(make_trainer):
-    # The CPU-budget ISLA-B sets nnU-Net's self.initial_lr (and self.final_lr) in __init__.
-    trainer = make_trainer("ISLATrainer_B_CPU_10epochs")
+@pytest.mark.parametrize(("name", "residual"), [
+    ("ISLATrainer_B_CPU_10epochs", False), ("ISLATrainer_UFL_Res_DS_SEAGs_CPU_10epochs", True)])
+def test_subclass_learning_rates_are_obeyed(make_trainer, name, residual):
+    # The CPU-budget trainers set nnU-Net's self.initial_lr (and self.final_lr) in __init__.
+    trainer = make_trainer(name)
     trainer.initialize()
     assert trainer.num_epochs == 10 and trainer.attention == "seags"
+    assert ("ResBlock" in {type(m).__name__ for m in trainer.network.modules()}) == residual
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(2e-3)
     trainer.lr_scheduler.step(9)
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(2e-5)
