@@ -69,6 +69,7 @@ class CleriguesTrainer(nnUNetTrainer):
         self.num_epochs = self.max_epochs
         self.enable_deep_supervision = False
         self.initial_lr = 1.0
+        self.save_every = 1  # checkpoint_latest after every pass (nnU-Net: every 50), so --c loses at most one
         self.logger.local_logger.my_fantastic_logging.setdefault(MONITOR, [])
 
     @classmethod

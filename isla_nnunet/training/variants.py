@@ -65,6 +65,8 @@ class CPUBudget:
                  device: torch.device = _DEFAULT_DEVICE):
         super().__init__(plans, configuration, fold, dataset_json, device)
         self.initial_lr, self.final_lr = 2e-3, 2e-5
+        # nnU-Net writes checkpoint_latest every 50 epochs; a run of 10-50 passes resumes (--c) from the last pass.
+        self.save_every = 1
 
 
 class CPUFineTune(CPUBudget):
@@ -78,7 +80,6 @@ class CPUFineTune(CPUBudget):
                  device: torch.device = _DEFAULT_DEVICE):
         super().__init__(plans, configuration, fold, dataset_json, device)
         self.initial_lr, self.final_lr = 2e-4, 2e-6
-        self.save_every = 1  # a resumed fine-tuning run loses at most one pass
 
 
 def _make(name: str, base: type | tuple[type, ...], **attributes) -> type:

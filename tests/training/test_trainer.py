@@ -71,7 +71,7 @@ def test_subclass_learning_rates_are_obeyed(make_trainer, name, residual):
     # The CPU-budget trainers set nnU-Net's self.initial_lr (and self.final_lr) in __init__.
     trainer = make_trainer(name)
     trainer.initialize()
-    assert trainer.num_epochs == 10 and trainer.attention == "seags"
+    assert trainer.num_epochs == 10 and trainer.attention == "seags" and trainer.save_every == 1
     assert ("ResBlock" in {type(m).__name__ for m in trainer.network.modules()}) == residual
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(2e-3)
     trainer.lr_scheduler.step(9)

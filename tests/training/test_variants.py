@@ -9,8 +9,8 @@ from isla_nnunet.training import variants
 from isla_nnunet.training.clerigues import CleriguesTrainer
 from isla_nnunet.training.trainer import ISLATrainer
 
-NAME = re.compile(r"^ISLATrainer_(?P<loss>UFL|GDLBCE)_(?P<block>Std|Res)_(?P<ds>DS|noDS)_(?P<att>\w+?)"
-                  r"(?:_(?P<epochs>\d+)epochs?)?$")
+NAME = re.compile(r"^ISLATrainer_(?P<loss>UFL|GDLBCE)_(?P<block>Std|Res)_(?P<ds>DS|noDS)"
+                  r"_(?P<att>NoAtt|SE|AGs|AGh|CBAM|SEAGs)(?:_(?P<epochs>\d+)epochs?)?$")
 
 
 @pytest.fixture
