@@ -79,8 +79,7 @@ def cases(args: argparse.Namespace) -> list[tuple[str, Path, Path, Path]]:
         scans = args.workdir / "simulated" / domain
         if not (scans / f"case_{args.cases - 1:04d}.json").exists():
             write_native_cases(scans, args.cases, domain=domain, seed=args.seed, overwrite=True)
-        simulated = [(f"{domain}/case_{k:04d}", *files(scans, k))
-                     for k in range(args.cases)]
+        simulated = [(f"{domain}/case_{k:04d}", *files(scans, k)) for k in range(args.cases)]
         if args.lesion_cases_only:
             simulated = [case for case in simulated if np.asarray(nib.load(case[3]).dataobj).any()]
         found += simulated

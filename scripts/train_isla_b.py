@@ -64,7 +64,7 @@ from isla_nnunet.nnunet import planning
 from isla_nnunet.nnunet.commands import executable
 from isla_nnunet.prediction.model_card import REAL_CASE_FILES
 from isla_nnunet.simulation import write_nnunet_dataset
-from isla_nnunet.training.variants import TRAINERS
+from isla_nnunet.training.variants import BLOCKS, CPU_BUDGET_MODELS, TRAINERS
 
 DATASET_ID, DATASET_NAME = 601, "SimStrokeB"
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -76,8 +76,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--train-cases", type=int, default=160)
     parser.add_argument("--val-cases", type=int, default=20)
     parser.add_argument("--test-cases", type=int, default=24)
-    parser.add_argument("--epochs", type=int, default=10, help="passes; ISLATrainer_B_CPU_<E>epochs must exist")
-    parser.add_argument("--block", choices=("Std", "Res"), default="Std",
+    parser.add_argument("--epochs", type=int, default=10, help="passes; the <model>_CPU_<E>epochs trainer must exist")
+    parser.add_argument("--block", choices=tuple(BLOCKS), default="Std",
                         help="StdUNet (ISLA-B, default) or ResUNet blocks with ISLA-B's recipe")
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0, help="simulation seed")
@@ -92,13 +92,13 @@ def parse_args() -> argparse.Namespace:
 
 
 def trainer_name(epochs: int, fine_tuning: bool = False, block: str = "Std") -> str:
-    model = "ISLATrainer_B" if block == "Std" else f"ISLATrainer_UFL_{block}_DS_SEAGs"
+    model = next(m for m in CPU_BUDGET_MODELS if TRAINERS[m].block == BLOCKS[block])
+    if fine_tuning and model != "ISLATrainer_B":
+        raise SystemExit(f"--pretrained continues ISLA-B only; drop --block {block} or --pretrained")
     family = f"{model}_CPUFineTune_" if fine_tuning else f"{model}_CPU_"
     name = f"{family}{epochs}epochs"
     if name not in TRAINERS:
         choices = sorted(int(n.split("_")[-1].removesuffix("epochs")) for n in TRAINERS if n.startswith(family))
-        if not choices:
-            raise SystemExit(f"no trainer {name}: --pretrained continues ISLA-B (--block Std) only")
         raise SystemExit(f"no trainer {name}; --epochs must be one of {choices}")
     return name
 
