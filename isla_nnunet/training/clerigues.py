@@ -6,7 +6,8 @@
 * :class:`~isla_nnunet.networks.clerigues.CleriguesUNet` from the plans, no deep supervision;
 * focal loss with alpha 0.25 / 0.75 and gamma 2 (:class:`~isla_nnunet.losses.BinaryFocalLoss`);
 * Adadelta with torch's defaults (lr 1.0, rho 0.9, eps 1e-6), chosen by the paper to avoid a
-  learning-rate search, at a constant rate;
+  learning-rate search, at a constant rate; a step whose gradients hold inf or NaN is skipped and
+  counted in the log (:mod:`.finite_steps`), as nnU-Net's gradient scaler does on CUDA;
 * an epoch is one pass over the planned patches of the training cases (nnU-Net's is 250 batches), and
   validation is one pass over the validation cases' balanced patches (seeded, so the same every epoch);
 * early stopping on the validation L1 loss plus error rate, mean over the validation patches of
@@ -15,7 +16,7 @@
   through nnU-Net's own end of training. ``max_epochs`` bounds a run that never stops; its last epoch
   also ends with the best epoch's weights. The monitored
   values are logged with nnU-Net's other curves (key ``val_l1_error``), so a run resumed with ``--c``
-  continues the count.
+  continues the count. A NaN value is never a new minimum.
 
 CPU: the network runs under the process's CPU setting (bf16 autocast where native,
 :mod:`isla_nnunet.networks.cpu_execution`); the loss is computed in float32.
@@ -33,6 +34,7 @@ from nnunetv2.utilities.default_n_proc_DA import get_allowed_n_proc_DA
 from isla_nnunet import losses
 from isla_nnunet.networks.cpu_execution import CPUExecution
 from isla_nnunet.training.balanced_loader import BalancedPatchDataLoader
+from isla_nnunet.training.finite_steps import FiniteAdadelta
 from isla_nnunet.training.one_pass import augmenter
 from isla_nnunet.training.schedule import LinearDecayLR
 
@@ -49,11 +51,16 @@ class _EarlyStop(Exception):
 def epochs_since_best(history: list[float]) -> int:
     """Epochs after the (first) minimum of ``history``: 0 when the last value is the best so far.
 
+    NaN (a validation pass on diverged weights) ranks after every number, so it is never the best.
+
     Example:
         >>> epochs_since_best([0.5, 0.4, 0.45, 0.41]), epochs_since_best([0.5, 0.3])
         (2, 0)
+        >>> epochs_since_best([0.5, float("nan")])
+        1
     """
-    return len(history) - 1 - int(np.argmin(history))
+    values = np.asarray(history, dtype=float)
+    return len(values) - 1 - int(np.argmin(np.where(np.isnan(values), np.inf, values)))
 
 
 class CleriguesTrainer(nnUNetTrainer):
@@ -88,7 +95,7 @@ class CleriguesTrainer(nnUNetTrainer):
         return losses.BinaryFromTwoClassLogits(losses.BinaryFocalLoss(0.25, 0.75, 2.0))
 
     def configure_optimizers(self):
-        optimizer = torch.optim.Adadelta(self.network.parameters(), lr=self.initial_lr)
+        optimizer = FiniteAdadelta(self.network.parameters(), lr=self.initial_lr)
         return optimizer, LinearDecayLR(optimizer, self.initial_lr, self.initial_lr, self.num_epochs)
 
     def configure_rotation_dummyDA_mirroring_and_inital_patch_size(self):
@@ -139,8 +146,11 @@ class CleriguesTrainer(nnUNetTrainer):
         waited = epochs_since_best(history)
         if waited == 0:
             torch.save(self.network.state_dict(), join(self.output_folder, BEST_WEIGHTS))
-        self.print_to_log_file(f"validation L1 + error rate {history[-1]:.4f} (best {min(history):.4f}, "
+        self.print_to_log_file(f"validation L1 + error rate {history[-1]:.4f} (best {np.nanmin(history):.4f}, "
                                f"{waited} of {self.patience} epochs without improvement)")
+        skipped = getattr(self.optimizer, "skipped_steps", 0)
+        if skipped:
+            self.print_to_log_file(f"{skipped} optimizer steps skipped so far: their gradients held inf or NaN")
         last = epoch == self.num_epochs - 1
         if waited and (last or waited >= self.patience):
             self.network.load_state_dict(torch.load(join(self.output_folder, BEST_WEIGHTS), map_location=self.device,

@@ -8,6 +8,7 @@ from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
 from isla_nnunet.training import clerigues
 from isla_nnunet.training.clerigues import MONITOR, CleriguesTrainer, epochs_since_best
+from isla_nnunet.training.finite_steps import FiniteAdadelta
 
 
 class History:
@@ -27,6 +28,7 @@ def trainer(tmp_path, monkeypatch):
     shell = CleriguesTrainer.__new__(CleriguesTrainer)
     network = torch.nn.Linear(1, 1, bias=False)
     shell.network, shell.output_folder, shell.device = network, str(tmp_path), torch.device("cpu")
+    shell.optimizer = FiniteAdadelta(network.parameters())
     shell.logger, shell.current_epoch, shell.num_epochs, shell.patience = History(), 0, 100, 2
     shell.messages = []
     shell.print_to_log_file = lambda *args: shell.messages.append(" ".join(map(str, args)))
@@ -69,7 +71,25 @@ def test_a_last_epoch_that_is_the_best_keeps_its_own_weights(trainer):
     assert trainer.network.weight.item() == 2.0 and "kept" not in trainer.messages[-1]
 
 
+def test_a_nan_epoch_is_never_the_best_and_its_weights_are_not_kept(trainer):
+    trainer.num_epochs = 3
+    run_epochs(trainer, [0.5, float("nan"), float("nan")])
+    assert trainer.network.weight.item() == 0.0      # epoch 0's weights, not a diverged epoch's
+    assert "the weights of epoch 0 are kept" in trainer.messages[-1]
+
+
+def test_skipped_optimizer_steps_are_reported_in_the_log(trainer):
+    trainer.network.weight.grad = torch.full_like(trainer.network.weight, float("inf"))
+    trainer.optimizer.step()
+    run_epochs(trainer, [0.5])
+    assert "1 optimizer steps skipped so far: their gradients held inf or NaN" in trainer.messages
+
+
+NAN = float("nan")
+
+
 @pytest.mark.parametrize("history, expected", [([1.0], 0), ([1.0, 2.0, 3.0], 2), ([3.0, 2.0, 1.0], 0),
-                                               ([1.0, 1.0], 1)])   # a tie is no improvement
+                                               ([1.0, 1.0], 1),   # a tie is no improvement
+                                               ([1.0, NAN], 1), ([NAN, 2.0], 0), ([2.0, NAN, 1.0], 0)])
 def test_epochs_since_best(history, expected):
     assert epochs_since_best(history) == expected
