@@ -1,8 +1,9 @@
 """ISLA-B on the CPU in float32 and bf16 autocast, contiguous and channels-last: step and forward times.
 
 ISLA-B (``ISLATrainer_B``: UFL, StdUNet, deep supervision, SE + AGs) with the plans' default filters on
-the full reference grid, built as nnU-Net builds it. For every combination of precision and memory
-format it times
+the full reference grid, built as nnU-Net builds it. For every combination of precision, memory
+format and GroupNorm precision (bf16 runs GroupNorm in bf16 unless the row says autocast's float32) it
+times
 
 * a training step at ``--batch`` (forward, UFL with ISLA's deep-supervision weights in float32,
   backward, Adam), median of ``--repeats`` after one warm-up step;
@@ -21,10 +22,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import torch
 
@@ -34,11 +37,13 @@ from benchmark_networks import build, training_step  # noqa: E402
 from isla_nnunet import reference  # noqa: E402
 from isla_nnunet.networks.cpu_execution import CPUExecution, cpu_has_native_bf16  # noqa: E402
 from isla_nnunet.networks.presets import DEFAULT_FEATURES  # noqa: E402
+from isla_nnunet.precision import PRECISION_VARIABLE  # noqa: E402
 
 COMBINATIONS = {
     "fp32": CPUExecution(None, channels_last=False),
     "fp32+channels-last": CPUExecution(None, channels_last=True),
     "bf16": CPUExecution(torch.bfloat16, channels_last=False),
+    "bf16+channels-last, autocast GroupNorm": CPUExecution(torch.bfloat16, channels_last=True, bf16_group_norm=False),
     "bf16+channels-last": CPUExecution(torch.bfloat16, channels_last=True),
 }
 
@@ -55,7 +60,10 @@ def median_time(step, repeats: int) -> float:
 
 def isla_b(execution: CPUExecution) -> torch.nn.Module:
     torch.manual_seed(0)
-    net, _ = build("Std", "DS", "SEAGs", DEFAULT_FEATURES)
+    # The trainers' builder applies ISLA_CPU_PRECISION; build plain float32 so that only this row's
+    # setting (its GroupNorm layers included) is applied.
+    with mock.patch.dict(os.environ, {PRECISION_VARIABLE: "fp32"}):
+        net, _ = build("Std", "DS", "SEAGs", DEFAULT_FEATURES)
     return execution.apply(net)
 
 

@@ -1,8 +1,10 @@
 """How a network runs on the CPU: bf16 autocast and channels-last memory, chosen once per process.
 
 On a processor with native bf16 arithmetic (AVX512-BF16 or AMX), ``torch.autocast("cpu",
-dtype=torch.bfloat16)`` runs the convolutions in bf16 and GroupNorm, softmax and the losses in float32;
-channels-last-3d memory lets oneDNN's convolutions skip their layout conversions. Together they made an
+dtype=torch.bfloat16)`` runs the convolutions in bf16 and softmax and the losses in float32; GroupNorm,
+which autocast would keep in float32, runs in bf16 on a contiguous copy with float32 statistics
+(:mod:`.bf16_group_norm`, about 2x faster per layer); channels-last-3d memory lets oneDNN's
+convolutions skip their layout conversions. Together they made an
 ISLA-B training step about twice as fast as plain float32 on this project's 2-core development machine
 (``scripts/benchmark_cpu_execution.py``, docs/benchmarks.md). Elsewhere (no bf16 instructions) bf16 is
 emulated and slower, so ``auto`` falls back to float32 there.
@@ -14,7 +16,7 @@ nnU-Net's own float16 autocast applies there.
 
 Example:
     >>> CPUExecution.from_setting("fp32")
-    CPUExecution(autocast_dtype=None, channels_last=True)
+    CPUExecution(autocast_dtype=None, channels_last=True, bf16_group_norm=True)
     >>> CPUExecution.from_setting("fast")
     Traceback (most recent call last):
     ...
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 
 import torch
 
+from isla_nnunet.networks.bf16_group_norm import use_bf16_group_norm
 from isla_nnunet.precision import PRECISION_SETTINGS, PRECISION_VARIABLE
 
 
@@ -42,10 +45,12 @@ def cpu_has_native_bf16() -> bool:
 
 @dataclass(frozen=True)
 class CPUExecution:
-    """Autocast dtype (``None``: float32) and memory format for a network's forward pass on the CPU."""
+    """Autocast dtype (``None``: float32), memory format and, under bf16, GroupNorm in bf16 (``False``:
+    autocast's float32 GroupNorm, for comparison) for a network's forward pass on the CPU."""
 
     autocast_dtype: torch.dtype | None = None
     channels_last: bool = False
+    bf16_group_norm: bool = True
 
     @classmethod
     def from_setting(cls, setting: str | None = None) -> CPUExecution:
@@ -82,8 +87,11 @@ class CPUExecution:
         return torch.autocast("cpu", dtype=self.autocast_dtype)
 
     def apply(self, network: torch.nn.Module) -> torch.nn.Module:
-        """Store this setting on ``network`` (read by its forward) and convert its weights' memory format."""
+        """Store this setting on ``network`` (read by its forward), convert its weights' memory format and,
+        under bf16, give it GroupNorm layers that run in bf16 (plain GroupNorm outside bf16 autocast)."""
         network.cpu_execution = self
+        if self.autocast_dtype == torch.bfloat16 and self.bf16_group_norm:
+            use_bf16_group_norm(network)
         # channels_last_3d exists for 5-D tensors only: a 2-D network keeps its layout.
         if self.channels_last and not any(p.dim() == 4 for p in network.parameters()):
             network.to(memory_format=torch.channels_last_3d)
