@@ -43,11 +43,11 @@ class BF16GroupNorm(nn.GroupNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not bf16_autocast_active(x):
             return super().forward(x)
-        layout = torch.channels_last_3d if x.dim() == 5 and x.is_contiguous(
-            memory_format=torch.channels_last_3d) and not x.is_contiguous() else torch.contiguous_format
         with torch.autocast("cpu", enabled=False):
             y = F.group_norm(x.to(torch.bfloat16).contiguous(), self.num_groups, self.weight, self.bias, self.eps)
-        return y.contiguous(memory_format=layout)
+        if x.dim() == 5 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last_3d):
+            return y.contiguous(memory_format=torch.channels_last_3d)
+        return y
 
 
 def use_bf16_group_norm(network: nn.Module) -> nn.Module:
@@ -62,8 +62,8 @@ def use_bf16_group_norm(network: nn.Module) -> nn.Module:
     for parent in list(network.modules()):
         for name, child in list(parent.named_children()):
             if type(child) is nn.GroupNorm:
-                replacement = BF16GroupNorm(child.num_groups, child.num_channels, child.eps, affine=False)
-                replacement.affine, replacement.weight, replacement.bias = child.affine, child.weight, child.bias
+                replacement = BF16GroupNorm(child.num_groups, child.num_channels, child.eps, child.affine)
+                replacement.weight, replacement.bias = child.weight, child.bias
                 replacement.train(child.training)
                 setattr(parent, name, replacement)
     return network

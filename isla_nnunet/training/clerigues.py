@@ -6,8 +6,10 @@
 * :class:`~isla_nnunet.networks.clerigues.CleriguesUNet` from the plans, no deep supervision;
 * focal loss with alpha 0.25 / 0.75 and gamma 2 (:class:`~isla_nnunet.losses.BinaryFocalLoss`);
 * Adadelta with torch's defaults (lr 1.0, rho 0.9, eps 1e-6), chosen by the paper to avoid a
-  learning-rate search, at a constant rate; a step whose gradients hold inf or NaN is skipped and
-  counted in the log (:mod:`.finite_steps`), as nnU-Net's gradient scaler does on CUDA;
+  learning-rate search, at a constant rate; on the CPU too, nnU-Net's training step runs with a
+  gradient scaler (:func:`cpu_grad_scaler`), so a step whose gradients hold inf or NaN is skipped, as on
+  CUDA, instead of turning every weight NaN (a network without normalisation layers at rate 1.0 can
+  meet one); the log counts the skipped steps;
 * an epoch is one pass over the planned patches of the training cases (nnU-Net's is 250 batches), and
   validation is one pass over the validation cases' balanced patches (seeded, so the same every epoch);
 * early stopping on the validation L1 loss plus error rate, mean over the validation patches of
@@ -24,6 +26,7 @@ CPU: the network runs under the process's CPU setting (bf16 autocast where nativ
 
 from __future__ import annotations
 
+import math
 from os.path import join
 
 import numpy as np
@@ -34,7 +37,6 @@ from nnunetv2.utilities.default_n_proc_DA import get_allowed_n_proc_DA
 from isla_nnunet import losses
 from isla_nnunet.networks.cpu_execution import CPUExecution
 from isla_nnunet.training.balanced_loader import BalancedPatchDataLoader
-from isla_nnunet.training.finite_steps import FiniteAdadelta
 from isla_nnunet.training.one_pass import augmenter
 from isla_nnunet.training.schedule import LinearDecayLR
 
@@ -63,6 +65,27 @@ def epochs_since_best(history: list[float]) -> int:
     return len(values) - 1 - int(np.argmin(np.where(np.isnan(values), np.inf, values)))
 
 
+def cpu_grad_scaler() -> torch.GradScaler:
+    """nnU-Net's gradient scaling for a CPU run, for its skipping of non-finite steps only.
+
+    Scale 1 and never grown (bf16 and float32 have the range that float16 lacks, so nothing needs
+    scaling up); each skipped step halves the scale, so it counts them (:func:`skipped_steps`).
+
+    Example:
+        >>> weight = torch.nn.Parameter(torch.ones(1))
+        >>> optimizer, scaler = torch.optim.Adadelta([weight]), cpu_grad_scaler()
+        >>> scaler.scale(weight.sum() * float("nan")).backward()
+        >>> scaler.step(optimizer); scaler.update(); weight.item(), skipped_steps(scaler)
+        (1.0, 1)
+    """
+    return torch.GradScaler("cpu", init_scale=1.0, growth_interval=2**31 - 1)
+
+
+def skipped_steps(scaler: torch.GradScaler) -> int:
+    """Steps a :func:`cpu_grad_scaler` skipped: the number of times its scale was halved."""
+    return round(-math.log2(scaler.get_scale()))
+
+
 class CleriguesTrainer(nnUNetTrainer):
     """Clèrigues et al.'s training for ``CleriguesPlans`` (module docs); variants change class attributes."""
 
@@ -77,6 +100,8 @@ class CleriguesTrainer(nnUNetTrainer):
         self.enable_deep_supervision = False
         self.initial_lr = 1.0
         self.save_every = 1  # checkpoint_latest after every pass (nnU-Net: every 50), so --c loses at most one
+        if self.device.type == "cpu":   # nnU-Net makes one for CUDA only; its checkpoints keep it either way
+            self.grad_scaler = cpu_grad_scaler()
         self.logger.local_logger.my_fantastic_logging.setdefault(MONITOR, [])
 
     @classmethod
@@ -95,7 +120,7 @@ class CleriguesTrainer(nnUNetTrainer):
         return losses.BinaryFromTwoClassLogits(losses.BinaryFocalLoss(0.25, 0.75, 2.0))
 
     def configure_optimizers(self):
-        optimizer = FiniteAdadelta(self.network.parameters(), lr=self.initial_lr)
+        optimizer = torch.optim.Adadelta(self.network.parameters(), lr=self.initial_lr)
         return optimizer, LinearDecayLR(optimizer, self.initial_lr, self.initial_lr, self.num_epochs)
 
     def configure_rotation_dummyDA_mirroring_and_inital_patch_size(self):
@@ -148,9 +173,9 @@ class CleriguesTrainer(nnUNetTrainer):
             torch.save(self.network.state_dict(), join(self.output_folder, BEST_WEIGHTS))
         self.print_to_log_file(f"validation L1 + error rate {history[-1]:.4f} (best {np.nanmin(history):.4f}, "
                                f"{waited} of {self.patience} epochs without improvement)")
-        skipped = getattr(self.optimizer, "skipped_steps", 0)
+        skipped = skipped_steps(self.grad_scaler) if self.device.type == "cpu" else 0
         if skipped:
-            self.print_to_log_file(f"{skipped} optimizer steps skipped so far: their gradients held inf or NaN")
+            self.print_to_log_file(f"{skipped} training steps skipped so far: their gradients held inf or NaN")
         last = epoch == self.num_epochs - 1
         if waited and (last or waited >= self.patience):
             self.network.load_state_dict(torch.load(join(self.output_folder, BEST_WEIGHTS), map_location=self.device,

@@ -59,6 +59,7 @@ def test_two_epochs_train_with_the_recipe_and_log_the_monitored_metric(trained):
     checkpoint = torch.load(model / "fold_0" / "checkpoint_final.pth", map_location="cpu", weights_only=False)
     assert checkpoint["trainer_name"] == TRAINER and checkpoint["current_epoch"] == 2
     assert "rho" in checkpoint["optimizer_state"]["param_groups"][0]   # Adadelta
+    assert checkpoint["grad_scaler_state"]["scale"] <= 1.0   # nnU-Net's scaler skips non-finite CPU steps; --c keeps it
     monitored = checkpoint["logging"]["val_l1_error"]
     assert len(monitored) == 2 and all(0 <= v <= 2 for v in monitored)
     log = next((model / "fold_0").glob("training_log_*.txt")).read_text()

@@ -7,8 +7,7 @@ import torch
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
 from isla_nnunet.training import clerigues
-from isla_nnunet.training.clerigues import MONITOR, CleriguesTrainer, epochs_since_best
-from isla_nnunet.training.finite_steps import FiniteAdadelta
+from isla_nnunet.training.clerigues import MONITOR, CleriguesTrainer, cpu_grad_scaler, epochs_since_best, skipped_steps
 
 
 class History:
@@ -28,7 +27,8 @@ def trainer(tmp_path, monkeypatch):
     shell = CleriguesTrainer.__new__(CleriguesTrainer)
     network = torch.nn.Linear(1, 1, bias=False)
     shell.network, shell.output_folder, shell.device = network, str(tmp_path), torch.device("cpu")
-    shell.optimizer = FiniteAdadelta(network.parameters())
+    shell.optimizer, shell.grad_scaler = torch.optim.Adadelta(network.parameters()), cpu_grad_scaler()
+    shell.loss = lambda output, target: ((output - target) ** 2).mean()
     shell.logger, shell.current_epoch, shell.num_epochs, shell.patience = History(), 0, 100, 2
     shell.messages = []
     shell.print_to_log_file = lambda *args: shell.messages.append(" ".join(map(str, args)))
@@ -78,11 +78,37 @@ def test_a_nan_epoch_is_never_the_best_and_its_weights_are_not_kept(trainer):
     assert "the weights of epoch 0 are kept" in trainer.messages[-1]
 
 
-def test_skipped_optimizer_steps_are_reported_in_the_log(trainer):
-    trainer.network.weight.grad = torch.full_like(trainer.network.weight, float("inf"))
-    trainer.optimizer.step()
-    run_epochs(trainer, [0.5])
-    assert "1 optimizer steps skipped so far: their gradients held inf or NaN" in trainer.messages
+def _step(trainer, value):
+    """nnU-Net's own training step on one sample whose input is ``value``."""
+    return nnUNetTrainer.train_step(trainer, {"data": torch.full((1, 1), value), "target": torch.zeros(1, 1)})
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_nnunet_training_step_skips_a_non_finite_gradient_and_the_log_counts_it(trainer, bad):
+    with torch.no_grad():
+        trainer.network.weight.fill_(1.0)
+    _step(trainer, bad)
+    assert trainer.network.weight.item() == 1.0 and not trainer.optimizer.state   # weights and Adadelta untouched
+    assert skipped_steps(trainer.grad_scaler) == 1
+    _step(trainer, 2.0)
+    _step(trainer, bad)
+    assert trainer.network.weight.item() < 1.0 and skipped_steps(trainer.grad_scaler) == 2
+    trainer.logger.values.append(0.5)
+    trainer.on_epoch_end()
+    assert "2 training steps skipped so far: their gradients held inf or NaN" in trainer.messages
+
+
+def test_finite_steps_through_the_scaler_equal_plain_adadelta(trainer):
+    reference = torch.nn.Linear(1, 1, bias=False)
+    reference.load_state_dict(trainer.network.state_dict())
+    optimizer = torch.optim.Adadelta(reference.parameters())
+    for value in (2.0, -1.0, 0.5):
+        _step(trainer, value)
+        optimizer.zero_grad()
+        ((reference(torch.full((1, 1), value))) ** 2).mean().backward()
+        torch.nn.utils.clip_grad_norm_(reference.parameters(), 12)
+        optimizer.step()
+    assert torch.equal(trainer.network.weight, reference.weight) and skipped_steps(trainer.grad_scaler) == 0
 
 
 NAN = float("nan")
