@@ -61,6 +61,28 @@ def medians(rows: list[dict]) -> dict:
             "median_avd_ml": median("avd_ml"), "median_hd95_mm": median("hd95_mm"), "per_case": rows}
 
 
+def pretrained_stage(pretrained: str | None) -> dict | None:
+    """The training record of the model a fine-tuning run started from, from the figures.json beside it.
+
+    The model folder is named as the stage's own run folder would hold it (``RUN/results/*/<folder>``), so the
+    card's commands chain. A fine-tuning run from a model without a figures.json cannot be carded.
+    """
+    from isla_nnunet.prediction.shipped import FIGURES_FILE
+    from isla_nnunet.training.variants import TRAINERS
+
+    if not pretrained:
+        return None
+    figures_file = Path(pretrained).parent / FIGURES_FILE
+    if not figures_file.exists():
+        raise SystemExit(f"the run continued {pretrained}, which has no {FIGURES_FILE} beside it to describe "
+                         "the first training stage; card a model trained from scratch, or ship the figures")
+    figures = json.loads(figures_file.read_text())
+    stage = {**figures["training"]}
+    stage.setdefault("learning_rate", list(TRAINERS[stage["trainer"]].learning_rate_range))
+    stage["model_folder"] = f"RUN/results/*/{figures['model']['folder']}"
+    return stage
+
+
 def main() -> None:
     args = parse_args()
     import torch
@@ -71,9 +93,12 @@ def main() -> None:
     from isla_nnunet.prediction.shipped import FIGURES_FILE, SHIPPED_ROOT, pack_model, sha256
     from isla_nnunet.simulation import write_native_cases
     from isla_nnunet.simulation.domains import get_domain
+    from isla_nnunet.training.variants import TRAINERS
 
     results = json.loads((args.run / "results.json").read_text())
     training = results["training"]
+    # Read before packing: packing the new model into the shipped folder replaces the figures beside it.
+    started_from = pretrained_stage(training.get("pretrained"))
     trained = next((args.run / "results").glob(f"*/{training['trainer']}__ISLAPlans__3d_fullres"))
     folder = pack_model(trained, SHIPPED_ROOT)
     checkpoint = folder / "fold_0" / "checkpoint_final.pth"
@@ -109,9 +134,13 @@ def main() -> None:
                                                  "validation_dice_nnunet")},
                      "domains": [{"name": d, "description": get_domain(d).description} for d in domains],
                      "seed": args.train_seed,
-                     "command": f"python scripts/train_isla_b.py --workdir RUN --train-cases "
+                     "learning_rate": list(TRAINERS[training["trainer"]].learning_rate_range),
+                     "command": f"python scripts/train_isla_b.py --workdir {'FINETUNE_RUN' if started_from else 'RUN'} "
+                                f"--train-cases "
                                 f"{training['distinct_training_cases']} --epochs {training['epochs']} "
-                                f"--domains {','.join(domains)} {args.train_args}".strip()},
+                                f"--domains {','.join(domains)} {args.train_args}".strip()
+                                + (f" --pretrained {started_from['model_folder']}" if started_from else ""),
+                     **({"pretrained": started_from} if started_from else {})},
         "test": {k: results["test"][k] for k in ("cases", "median_dice", "median_lesion_f1")} if "test" in results
         else {},
         "machine": args.machine, "date": datetime.date.today().isoformat(),

@@ -93,6 +93,57 @@ def training_domains(training: dict) -> list[dict]:
     return [{"name": training["domain"], "description": training["domain_description"]}]
 
 
+def training_stages(training: dict) -> list[dict]:
+    """The training runs that made the model, first first: a fine-tuned run names its start in ``pretrained``."""
+    stages = [training]
+    while isinstance(stages[0].get("pretrained"), dict):
+        stages.insert(0, stages[0]["pretrained"])
+    return stages
+
+
+def _rate(value: float) -> str:
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _stage_text(stage: dict, machine: str) -> str:
+    rate = stage.get("learning_rate")
+    return (f"`{stage['trainer']}`: {stage['epochs']} one-pass epochs of {stage['steps_per_epoch']} steps at batch "
+            f"{stage['batch']} ({stage['steps']} steps, {stage['cases_seen']} cases seen, "
+            f"{stage['distinct_training_cases']} distinct)"
+            + (f", learning rate {_rate(rate[0])} -> {_rate(rate[1])}" if rate else "")
+            + f"; {stage['wall_s'] / 3600:.2f} h wall, {stage['cpu_s'] / 3600:.2f} h CPU on {machine}")
+
+
+def _domains_text(domains: list[dict]) -> str:
+    return (("domains taken in turn: " if len(domains) > 1 else "domain ")
+            + "; ".join(f"`{d['name']}`: {d['description']}" for d in domains))
+
+
+def _training_lines(training: dict, machine: str) -> list[str]:
+    """The trainer bullet of "What it is" and the "Training data" section, one line per stage."""
+    stages = training_stages(training)
+    if len(stages) == 1:
+        return [f"- Trainer {_stage_text(training, machine)}. ISLA-B's recipe (Adam, ISLA's augmentation, "
+                "linear decay).",
+                "", "## Training data",
+                f"- Simulated cases only (`isla_nnunet.simulation`, seed {training['seed']}; "
+                f"{_domains_text(training_domains(training))}). No real scan was used for training or for "
+                "choosing settings.",
+                "- Reproduce: `" + training["command"] + "`."]
+    trainers = [f"  {k}. {_stage_text(stage, machine)}" + (", starting from stage "
+                f"{k - 1}'s weights" if k > 1 else "") + "."
+                for k, stage in enumerate(stages, start=1)]
+    data = [f"  {k}. seed {stage['seed']}; {_domains_text(training_domains(stage))}."
+            for k, stage in enumerate(stages, start=1)]
+    commands = [f"  {k}. `{stage['command']}`" for k, stage in enumerate(stages, start=1)]
+    return ["- Trained in stages, each ISLA-B's recipe (Adam, ISLA's augmentation, linear decay):", *trainers,
+            "", "## Training data",
+            "- Simulated cases only (`isla_nnunet.simulation`). No real scan was used for training or for "
+            "choosing settings. Each stage's data:", *data,
+            "- Reproduce, stage by stage:", *commands]
+
+
 def _known_limits(domains: list[dict]) -> str:
     if any(d["name"] == "randomised" for d in domains):
         return ("- Known limits: the randomised simulation covers noise, bias, contrast, thick slices, skull "
@@ -107,7 +158,7 @@ def _known_limits(domains: list[dict]) -> str:
 def render(figures: dict) -> str:
     """The card's Markdown text for ``figures`` (the content of ``figures.json``)."""
     model, training = figures["model"], figures["training"]
-    domains = training_domains(training)
+    domains = [d for stage in training_stages(training) for d in training_domains(stage)]
     lines = [
         TITLE,
         "",
@@ -121,18 +172,7 @@ def render(figures: dict) -> str:
         f"- Architecture: ISLA-B (Roca et al.): StdUNet with deep supervision, SE blocks and additive "
         f"attention gates, Unified Focal loss; {model['parameters']:,} parameters, stored in float16 "
         f"({model['size_mb']:.1f} MB), sha256 `{model['sha256'][:16]}...`.",
-        f"- Trainer `{training['trainer']}`: ISLA-B's recipe (Adam, ISLA's augmentation, linear decay) over "
-        f"{training['epochs']} one-pass epochs of {training['steps_per_epoch']} steps at batch "
-        f"{training['batch']} ({training['steps']} steps, {training['cases_seen']} cases seen, "
-        f"{training['distinct_training_cases']} distinct), learning rate 2e-3 -> 2e-5; "
-        f"{training['wall_s'] / 3600:.2f} h wall, {training['cpu_s'] / 3600:.2f} h CPU on {figures['machine']}.",
-        "",
-        "## Training data",
-        f"- Simulated cases only (`isla_nnunet.simulation`, seed {training['seed']}; "
-        + ("domains taken in turn: " if len(domains) > 1 else "domain ")
-        + "; ".join(f"`{d['name']}`: {d['description']}" for d in domains)
-        + "). No real scan was used for training or for choosing settings.",
-        "- Reproduce: `" + training["command"] + "`.",
+        *_training_lines(training, figures["machine"]),
         "",
         "## Intended use",
         "- Research on acute ischaemic stroke DWI/ADC: a starting point, a baseline, a model to fine-tune "

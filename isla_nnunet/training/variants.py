@@ -60,11 +60,14 @@ class CPUBudget:
     keeps a margin for batch 2 with dropout. The ratio of first to last rate stays ISLA's 100.
     """
 
+    # First and last learning rate of the run; a class attribute so model cards can name it untrained.
+    learning_rate_range = (2e-3, 2e-5)
+
     # nnU-Net records __init__'s named arguments for its checkpoints, so the signature is spelled out.
     def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
                  device: torch.device = _DEFAULT_DEVICE):
         super().__init__(plans, configuration, fold, dataset_json, device)
-        self.initial_lr, self.final_lr = 2e-3, 2e-5
+        self.initial_lr, self.final_lr = self.learning_rate_range
         # nnU-Net writes checkpoint_latest every 50 epochs; a run of 10-50 passes resumes (--c) from the last pass.
         self.save_every = 1
 
@@ -76,10 +79,7 @@ class CPUFineTune(CPUBudget):
     source Dice within 4 steps, 2e-4 kept it (``scripts/experiment_mean_teacher.py``, docs/mean_teacher.md).
     """
 
-    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
-                 device: torch.device = _DEFAULT_DEVICE):
-        super().__init__(plans, configuration, fold, dataset_json, device)
-        self.initial_lr, self.final_lr = 2e-4, 2e-6
+    learning_rate_range = (2e-4, 2e-6)
 
 
 def _make(name: str, base: type | tuple[type, ...], **attributes) -> type:

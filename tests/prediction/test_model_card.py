@@ -43,10 +43,47 @@ def test_card_derives_false_and_missed_volume_from_precision_and_recall():
 
 def test_card_names_every_training_domain_and_its_limits():
     figures = json.loads((SHIPPED_ROOT / FIGURES_FILE).read_text())
-    training = {k: v for k, v in figures["training"].items() if k not in ("domain", "domain_description")}
+    training = {k: v for k, v in figures["training"].items()
+                if k not in ("domain", "domain_description", "pretrained")}
     domains = [{"name": "source", "description": "clean"}, {"name": "randomised", "description": "every look"}]
     text = render({**figures, "training": {**training, "domains": domains}})
     assert "domains taken in turn: `source`: clean; `randomised`: every look)." in text
     assert "covers noise, bias, contrast, thick slices, skull remnants and hyperintense mimics" in text
     single = render({**figures, "training": {**training, "domains": domains[:1]}})
     assert "seed 0; domain `source`: clean)." in single and "trained on one simulated look" in single
+
+
+def _stage(trainer, epochs, steps_per_epoch, rate, domains, command):
+    return {"trainer": trainer, "epochs": epochs, "steps_per_epoch": steps_per_epoch, "batch": 2,
+            "steps": epochs * steps_per_epoch, "cases_seen": 2 * epochs * steps_per_epoch,
+            "distinct_training_cases": 2 * steps_per_epoch, "wall_s": 3600.0, "cpu_s": 7200.0, "seed": 0,
+            "learning_rate": rate, "domains": domains, "command": command}
+
+
+def test_card_of_a_fine_tuned_model_lists_both_stages_in_order():
+    figures = json.loads((SHIPPED_ROOT / FIGURES_FILE).read_text())
+    base = _stage("ISLATrainer_B_CPU_10epochs", 10, 80, [2e-3, 2e-5],
+                  [{"name": "source", "description": "clean"}], "python scripts/train_isla_b.py --workdir RUN")
+    tuned = _stage("ISLATrainer_B_CPUFineTune_5epochs", 5, 80, [2e-4, 2e-6],
+                   [{"name": "source", "description": "clean"}, {"name": "randomised", "description": "every look"}],
+                   "python scripts/train_isla_b.py --workdir FINETUNE_RUN --pretrained RUN/results/*/M")
+    text = render({**figures, "training": {**tuned, "pretrained": base}})
+    assert ("  1. `ISLATrainer_B_CPU_10epochs`: 10 one-pass epochs of 80 steps at batch 2 (800 steps, 1600 cases "
+            "seen, 160 distinct), learning rate 2e-3 -> 2e-5; 1.00 h wall, 2.00 h CPU on") in text
+    assert ("  2. `ISLATrainer_B_CPUFineTune_5epochs`: 5 one-pass epochs of 80 steps at batch 2 (400 steps, 800 "
+            "cases seen, 160 distinct), learning rate 2e-4 -> 2e-6;") in text
+    assert "starting from stage 1's weights." in text
+    assert "  1. seed 0; domain `source`: clean." in text
+    assert "  2. seed 0; domains taken in turn: `source`: clean; `randomised`: every look." in text
+    assert text.index("--workdir RUN`") < text.index("--workdir FINETUNE_RUN --pretrained RUN/results/*/M`")
+    # Any stage on randomised data gives the card the randomised simulation's limits.
+    assert "covers noise, bias, contrast, thick slices, skull remnants and hyperintense mimics" in text
+
+
+def test_card_of_a_single_stage_names_its_learning_rate():
+    figures = json.loads((SHIPPED_ROOT / FIGURES_FILE).read_text())
+    stage = _stage("ISLATrainer_B_CPU_10epochs", 10, 80, [5e-4, 5e-6],
+                   [{"name": "source", "description": "clean"}], "python scripts/train_isla_b.py --workdir RUN")
+    text = render({**figures, "training": stage})
+    assert "(800 steps, 1600 cases seen, 160 distinct), learning rate 5e-4 -> 5e-6; 1.00 h wall" in text
+    assert "Trained in stages" not in text and "- Reproduce: `python scripts/train_isla_b.py --workdir RUN`." in text
