@@ -42,12 +42,15 @@ _LOOKS = {
     "chronic_infarct": (("single", "lacunar"), (0.5, 60.0), (0.3, 1.0), (1.6, 2.8)),
 }
 _CLEARANCE_MM = 4.0
-# Where susceptibility artefacts sit (MNI mm box, x y z): above the frontal sinuses and orbits, and
-# beside the temporal bones and mastoids (mirrored to the other side).
+# Where susceptibility artefacts sit (MNI mm box, x y z): above the frontal sinuses and orbits, beside
+# the temporal bones, and in the posterior fossa over the petrous bones and mastoid air cells (the
+# cerebellar hemispheres and pons). The lateral sites are drawn on either side.
 _SUSCEPTIBILITY_SITES = {
     "orbitofrontal": ((-15.0, 15.0), (30.0, 55.0), (-28.0, -14.0)),
     "temporal": ((35.0, 55.0), (-35.0, -5.0), (-38.0, -24.0)),
+    "posterior_fossa": ((10.0, 40.0), (-70.0, -40.0), (-50.0, -28.0)),
 }
+_MIRRORED_SITES = ("temporal", "posterior_fossa")
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ def susceptibility_fields(
     site = list(_SUSCEPTIBILITY_SITES)[int(rng.integers(len(_SUSCEPTIBILITY_SITES)))]
     box = np.array(_SUSCEPTIBILITY_SITES[site])
     centre = rng.uniform(box[:, 0], box[:, 1])
-    if site == "temporal" and rng.random() < 0.5:
+    if site in _MIRRORED_SITES and rng.random() < 0.5:
         centre[0] = -centre[0]
     index = [np.arange(n, dtype=np.float32) for n in shape]
     coords = [

@@ -1,0 +1,69 @@
+"""Susceptibility artefacts: where they sit, how b=0 and DWI fields relate, and calm tissue far away."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from isla_nnunet.simulation.mimics import _SUSCEPTIBILITY_SITES, susceptibility_fields
+
+# A 2 mm grid over MNI x -80..78, y -110..78, z -72..86: the whole brain.
+SPACING = 2.0
+ORIGIN = np.array([-80.0, -110.0, -72.0])
+SHAPE = (80, 95, 80)
+VOXEL_TO_MNI = np.diag([SPACING, SPACING, SPACING, 1.0])
+VOXEL_TO_MNI[:3, 3] = ORIGIN
+
+
+def _peak_mm(field):
+    return ORIGIN + SPACING * np.array(np.unravel_index(np.argmax(field), field.shape))
+
+
+def _site_of(point_mm, margin_mm=16.0):
+    """The site whose box (either side for lateral ones) holds the point, within the lobe's reach."""
+    for name, box in _SUSCEPTIBILITY_SITES.items():
+        box = np.array(box)
+        for side in (1.0, -1.0):
+            mirrored = point_mm * np.array([side, 1.0, 1.0])
+            if np.all(mirrored >= box[:, 0] - margin_mm) and np.all(mirrored <= box[:, 1] + margin_mm):
+                return name, np.sign(point_mm[0])
+    return None, None
+
+
+@pytest.fixture(scope="module")
+def drawn():
+    return [susceptibility_fields(SHAPE, VOXEL_TO_MNI, np.random.default_rng(seed)) for seed in range(24)]
+
+
+def test_every_site_is_drawn_and_the_pile_up_sits_at_the_skull_base(drawn):
+    sites, sides = set(), set()
+    for s0_field, _ in drawn:
+        site, side = _site_of(_peak_mm(s0_field))
+        assert site is not None, f"pile-up peak at {_peak_mm(s0_field)} mm is at no skull-base site"
+        sites.add(site)
+        if site != "orbitofrontal":
+            sides.add(side)
+        assert s0_field.max() > 1.2
+    assert sites == set(_SUSCEPTIBILITY_SITES) and sides == {-1.0, 1.0}
+
+
+def test_posterior_fossa_artefacts_lie_below_the_tentorium_and_behind_the_temporal_bones(drawn):
+    peaks = [_peak_mm(s0) for s0, _ in drawn if _site_of(_peak_mm(s0))[0] == "posterior_fossa"]
+    assert peaks
+    for peak in peaks:
+        assert peak[1] < -30.0 and peak[2] < -15.0
+
+
+def test_the_vertex_is_untouched(drawn):
+    vertex = slice(int((40.0 - ORIGIN[2]) / SPACING), None)  # z > 40 mm, far above every site
+    for s0_field, dwi_field in drawn:
+        np.testing.assert_allclose(s0_field[:, :, vertex], 1.0, atol=1e-4)
+        np.testing.assert_allclose(dwi_field[:, :, vertex], 1.0, atol=1e-4)
+
+
+def test_the_dwi_field_is_the_b0_field_to_one_power_in_0_7_to_1_3(drawn):
+    for s0_field, dwi_field in drawn:
+        changed = np.abs(np.log(s0_field)) > 0.05
+        powers = np.log(dwi_field[changed]) / np.log(s0_field[changed])
+        assert 0.7 <= powers.min() and powers.max() <= 1.3
+        assert powers.max() - powers.min() < 1e-3
