@@ -24,6 +24,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -32,6 +33,7 @@ from isla_nnunet import shipped_demo
 
 REPO = Path(__file__).resolve().parents[1]
 DOMAINS = ("source", "target", "isles22-like", "soop-like", "randomised")
+MODEL_SUFFIX = "__ISLAPlans__3d_fullres"
 
 
 def parse_args() -> argparse.Namespace:
@@ -43,6 +45,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7919, help="seed of the simulated held-out cases")
     parser.add_argument("--train-seed", type=int, default=0, help="--seed the run was simulated with")
     parser.add_argument("--train-args", default="", help="the run's other train_isla_b.py arguments, for the card")
+    parser.add_argument("--train-commit", help="the commit the run simulated its data with (default: the run's "
+                        "record of it; runs before that record need it given)")
     parser.add_argument("--machine", default="2-core x86-64 CPU (AVX512-BF16), 24 GiB, no GPU")
     return parser.parse_args()
 
@@ -68,7 +72,6 @@ def pretrained_stage(pretrained: str | None) -> dict | None:
     card's commands chain. A fine-tuning run from a model without a figures.json cannot be carded.
     """
     from isla_nnunet.prediction.shipped import FIGURES_FILE
-    from isla_nnunet.training.variants import TRAINERS
 
     if not pretrained:
         return None
@@ -76,11 +79,31 @@ def pretrained_stage(pretrained: str | None) -> dict | None:
     if not figures_file.exists():
         raise SystemExit(f"the run continued {pretrained}, which has no {FIGURES_FILE} beside it to describe "
                          "the first training stage; card a model trained from scratch, or ship the figures")
-    figures = json.loads(figures_file.read_text())
-    stage = {**figures["training"]}
-    stage.setdefault("learning_rate", list(TRAINERS[stage["trainer"]].learning_rate_range))
-    stage["model_folder"] = f"RUN/results/*/{figures['model']['folder']}"
-    return stage
+    return renumbered(json.loads(figures_file.read_text())["training"])
+
+
+def renumbered(stage: dict) -> dict:
+    """A stage record whose commands (and those of the stages before it) chain: stage n runs in ``RUN<n>`` and
+    continues the model in ``RUN<n-1>``; the learning rate is filled in for records made before it was kept."""
+    from isla_nnunet.training.variants import TRAINERS
+
+    before = renumbered(stage["pretrained"]) if isinstance(stage.get("pretrained"), dict) else None
+    workdir = stage_workdir(stage)
+    command = re.sub(r"--workdir \S+", f"--workdir {workdir}", stage["command"])
+    if before:
+        command = re.sub(r"--pretrained \S+", f"--pretrained {before['model_folder']}", command)
+    return {**stage, "command": command, "model_folder": f"{workdir}/results/*/{stage['trainer']}{MODEL_SUFFIX}",
+            "learning_rate": stage.get("learning_rate", list(TRAINERS[stage["trainer"]].learning_rate_range)),
+            **({"pretrained": before} if before else {})}
+
+
+def stage_workdir(stage: dict) -> str:
+    """``RUN<n>``, n the stage's place in its chain of fine-tunings (1 for a model trained from scratch)."""
+    depth = 1
+    while isinstance(stage.get("pretrained"), dict):
+        stage, depth = stage["pretrained"], depth + 1
+    return f"RUN{depth}"
+
 
 
 def main() -> None:
@@ -99,7 +122,7 @@ def main() -> None:
     training = results["training"]
     # Read before packing: packing the new model into the shipped folder replaces the figures beside it.
     started_from = pretrained_stage(training.get("pretrained"))
-    trained = next((args.run / "results").glob(f"*/{training['trainer']}__ISLAPlans__3d_fullres"))
+    trained = next((args.run / "results").glob(f"*/{training['trainer']}{MODEL_SUFFIX}"))
     folder = pack_model(trained, SHIPPED_ROOT)
     checkpoint = folder / "fold_0" / "checkpoint_final.pth"
     weights = torch.load(checkpoint, map_location="cpu", weights_only=True)["network_weights"]
@@ -125,22 +148,23 @@ def main() -> None:
             print(domain, simulated[domain]["median_dice"], simulated[domain]["median_lesion_f1"])
 
     domains = results["data"].get("domains", ["source"])
+    commit = args.train_commit or results["data"].get("code_commit")
     figures = {
         "model": {"folder": folder.name, "sha256": sha256(checkpoint),
                   "size_mb": round(checkpoint.stat().st_size / 1e6, 2),
                   "parameters": int(sum(t.numel() for t in weights.values()))},
-        "training": {**{k: training[k] for k in ("trainer", "epochs", "steps_per_epoch", "batch", "steps",
+        "training": renumbered({**{k: training[k] for k in ("trainer", "epochs", "steps_per_epoch", "batch", "steps",
                                                  "cases_seen", "distinct_training_cases", "wall_s", "cpu_s",
                                                  "validation_dice_nnunet")},
                      "domains": [{"name": d, "description": get_domain(d).description} for d in domains],
                      "seed": args.train_seed,
                      "learning_rate": list(TRAINERS[training["trainer"]].learning_rate_range),
-                     "command": f"python scripts/train_isla_b.py --workdir {'FINETUNE_RUN' if started_from else 'RUN'} "
-                                f"--train-cases "
+                     "command": f"python scripts/train_isla_b.py --workdir RUN --train-cases "
                                 f"{training['distinct_training_cases']} --epochs {training['epochs']} "
                                 f"--domains {','.join(domains)} {args.train_args}".strip()
                                 + (f" --pretrained {started_from['model_folder']}" if started_from else ""),
-                     **({"pretrained": started_from} if started_from else {})},
+                     **({"code_commit": commit} if commit else {}),
+                     **({"pretrained": started_from} if started_from else {})}),
         "test": {k: results["test"][k] for k in ("cases", "median_dice", "median_lesion_f1")} if "test" in results
         else {},
         "machine": args.machine, "date": datetime.date.today().isoformat(),

@@ -91,6 +91,18 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def code_commit() -> str | None:
+    """The checkout's commit (``+changes`` when the tree differs from it): the simulator the data came from."""
+    def git(*argv):
+        return subprocess.run(["git", *argv], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                              text=True, check=False)
+    head = git("rev-parse", "--short=12", "HEAD")
+    if head.returncode != 0:
+        return None
+    dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+    return head.stdout.strip() + ("+changes" if dirty else "")
+
+
 def trainer_name(epochs: int, fine_tuning: bool = False, block: str = "Std") -> str:
     model = next(m for m in CPU_BUDGET_MODELS if TRAINERS[m].block == BLOCKS[block])
     if fine_tuning and model != "ISLATrainer_B":
@@ -153,7 +165,7 @@ class Run:
         size = sum(p.stat().st_size for p in self.raw.rglob("*") if p.is_file())
         self.results["data"] = {"simulate_wall_s": round(time.perf_counter() - start, 1),
                                 "raw_disk_mb": round(size / 2**20, 1), "workers": self.args.workers,
-                                "domains": self.args.domains.split(",")}
+                                "domains": self.args.domains.split(","), "code_commit": code_commit()}
         self.save()
 
     def plan(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -37,9 +38,14 @@ def _run(args, cwd: Path, env: dict | None = None) -> str:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    # build's own isolated environment would download setuptools: use this environment's.
+    # Built from a copy: setuptools reuses a checkout's build/ folder, so files removed from the package
+    # (e.g. a replaced shipped model) would live on in the wheel, and the checkout stays untouched.
+    source = tmp_path_factory.mktemp("source") / "isla-nnunet"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache"))
     out = tmp_path_factory.mktemp("dist")
-    _run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", out, ROOT], cwd=out)
+    # build's own isolated environment would download setuptools: use this environment's.
+    _run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", out, source], cwd=out)
     (built,) = out.glob("isla_nnunet-*.whl")
     return built
 

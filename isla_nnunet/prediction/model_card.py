@@ -128,14 +128,17 @@ def _training_lines(training: dict, machine: str) -> list[str]:
                 "linear decay).",
                 "", "## Training data",
                 f"- Simulated cases only (`isla_nnunet.simulation`, seed {training['seed']}; "
-                f"{_domains_text(training_domains(training))}). No real scan was used for training or for "
-                "choosing settings.",
+                f"{_domains_text(training_domains(training))}"
+                + (f"; simulated by the code of commit `{training['code_commit']}`" if training.get("code_commit")
+                   else "")
+                + "). No real scan was used for training or for choosing settings.",
                 "- Reproduce: `" + training["command"] + "`."]
     trainers = [f"  {k}. {_stage_text(stage, machine)}" + (", starting from stage "
                 f"{k - 1}'s weights" if k > 1 else "") + "."
                 for k, stage in enumerate(stages, start=1)]
-    data = [f"  {k}. seed {stage['seed']}; {_domains_text(training_domains(stage))}."
-            for k, stage in enumerate(stages, start=1)]
+    data = [f"  {k}. seed {stage['seed']}; {_domains_text(training_domains(stage))}"
+            + (f"; simulated by the code of commit `{stage['code_commit']}`" if stage.get("code_commit") else "")
+            + "." for k, stage in enumerate(stages, start=1)]
     commands = [f"  {k}. `{stage['command']}`" for k, stage in enumerate(stages, start=1)]
     return ["- Trained in stages, each ISLA-B's recipe (Adam, ISLA's augmentation, linear decay):", *trainers,
             "", "## Training data",

@@ -43,8 +43,8 @@ def test_card_derives_false_and_missed_volume_from_precision_and_recall():
 
 def test_card_names_every_training_domain_and_its_limits():
     figures = json.loads((SHIPPED_ROOT / FIGURES_FILE).read_text())
-    training = {k: v for k, v in figures["training"].items()
-                if k not in ("domain", "domain_description", "pretrained")}
+    training = {**{k: v for k, v in figures["training"].items()
+                   if k not in ("domain", "domain_description", "pretrained", "code_commit")}, "seed": 0}
     domains = [{"name": "source", "description": "clean"}, {"name": "randomised", "description": "every look"}]
     text = render({**figures, "training": {**training, "domains": domains}})
     assert "domains taken in turn: `source`: clean; `randomised`: every look)." in text
@@ -87,3 +87,27 @@ def test_card_of_a_single_stage_names_its_learning_rate():
     text = render({**figures, "training": stage})
     assert "(800 steps, 1600 cases seen, 160 distinct), learning rate 5e-4 -> 5e-6; 1.00 h wall" in text
     assert "Trained in stages" not in text and "- Reproduce: `python scripts/train_isla_b.py --workdir RUN`." in text
+    assert "commit" not in text.split("## Training data")[1].split("## Intended use")[0]
+    committed = render({**figures, "training": {**stage, "code_commit": "0123abcd"}})
+    assert "`source`: clean; simulated by the code of commit `0123abcd`)." in committed
+
+
+def test_the_card_script_chains_each_stages_run_folder_and_fills_in_learning_rates():
+    import runpy
+
+    renumbered = runpy.run_path(str(CARD.parents[1] / "scripts" / "model_card.py"))["renumbered"]
+    first = {"trainer": "ISLATrainer_B_CPU_10epochs", "command": "python scripts/train_isla_b.py --workdir RUN --epochs 10"}
+    second = {"trainer": "ISLATrainer_B_CPUFineTune_5epochs", "pretrained": first,
+              "command": "python scripts/train_isla_b.py --workdir FINETUNE_RUN --epochs 5 --pretrained RUN/results/*/M"}
+    third = {"trainer": "ISLATrainer_B_CPUFineTune_5epochs", "pretrained": second, "learning_rate": [1e-4, 1e-6],
+             "command": "python scripts/train_isla_b.py --workdir RUN --seed 1 --pretrained X"}
+    chain = renumbered(third)
+    assert chain["command"] == ("python scripts/train_isla_b.py --workdir RUN3 --seed 1 --pretrained "
+                                "RUN2/results/*/ISLATrainer_B_CPUFineTune_5epochs__ISLAPlans__3d_fullres")
+    assert chain["pretrained"]["command"] == ("python scripts/train_isla_b.py --workdir RUN2 --epochs 5 --pretrained "
+                                              "RUN1/results/*/ISLATrainer_B_CPU_10epochs__ISLAPlans__3d_fullres")
+    assert chain["pretrained"]["pretrained"]["command"] == "python scripts/train_isla_b.py --workdir RUN1 --epochs 10"
+    # Kept where recorded, else the trainer class's.
+    assert chain["learning_rate"] == [1e-4, 1e-6]
+    assert chain["pretrained"]["learning_rate"] == [2e-4, 2e-6]
+    assert chain["pretrained"]["pretrained"]["learning_rate"] == [2e-3, 2e-5]
