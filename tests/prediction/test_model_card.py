@@ -96,9 +96,10 @@ def test_the_card_script_chains_each_stages_run_folder_and_fills_in_learning_rat
     import runpy
 
     renumbered = runpy.run_path(str(CARD.parents[1] / "scripts" / "model_card.py"))["renumbered"]
-    first = {"trainer": "ISLATrainer_B_CPU_10epochs", "command": "python scripts/train_isla_b.py --workdir RUN --epochs 10"}
+    script = "python scripts/train_isla_b.py"
+    first = {"trainer": "ISLATrainer_B_CPU_10epochs", "command": f"{script} --workdir RUN --epochs 10"}
     second = {"trainer": "ISLATrainer_B_CPUFineTune_5epochs", "pretrained": first,
-              "command": "python scripts/train_isla_b.py --workdir FINETUNE_RUN --epochs 5 --pretrained RUN/results/*/M"}
+              "command": f"{script} --workdir FINETUNE_RUN --epochs 5 --pretrained RUN/results/*/M"}
     third = {"trainer": "ISLATrainer_B_CPUFineTune_5epochs", "pretrained": second, "learning_rate": [1e-4, 1e-6],
              "command": "python scripts/train_isla_b.py --workdir RUN --seed 1 --pretrained X"}
     chain = renumbered(third)
