@@ -66,44 +66,33 @@ def medians(rows: list[dict]) -> dict:
 
 
 def pretrained_stage(pretrained: str | None) -> dict | None:
-    """The training record of the model a fine-tuning run started from, from the figures.json beside it.
-
-    The model folder is named as the stage's own run folder would hold it (``RUN/results/*/<folder>``), so the
-    card's commands chain. A fine-tuning run from a model without a figures.json cannot be carded.
-    """
+    """The training record of the model a fine-tuning run started from, from the figures.json beside it
+    (:func:`renumbered`). A fine-tuning run from a model without a figures.json cannot be carded."""
     from isla_nnunet.prediction.shipped import FIGURES_FILE
 
     if not pretrained:
         return None
     figures_file = Path(pretrained).parent / FIGURES_FILE
     if not figures_file.exists():
-        raise SystemExit(f"the run continued {pretrained}, which has no {FIGURES_FILE} beside it to describe "
-                         "the first training stage; card a model trained from scratch, or ship the figures")
+        raise SystemExit(f"the run continued {pretrained}, which has no {FIGURES_FILE} beside it to describe the "
+                         "stages before it; card that model first (model_card.py --run ITS_RUN), then this run")
     return renumbered(json.loads(figures_file.read_text())["training"])
 
 
 def renumbered(stage: dict) -> dict:
     """A stage record whose commands (and those of the stages before it) chain: stage n runs in ``RUN<n>`` and
     continues the model in ``RUN<n-1>``; the learning rate is filled in for records made before it was kept."""
+    from isla_nnunet.prediction.model_card import training_stages
     from isla_nnunet.training.variants import TRAINERS
 
     before = renumbered(stage["pretrained"]) if isinstance(stage.get("pretrained"), dict) else None
-    workdir = stage_workdir(stage)
+    workdir = f"RUN{len(training_stages(stage))}"
     command = re.sub(r"--workdir \S+", f"--workdir {workdir}", stage["command"])
     if before:
         command = re.sub(r"--pretrained \S+", f"--pretrained {before['model_folder']}", command)
     return {**stage, "command": command, "model_folder": f"{workdir}/results/*/{stage['trainer']}{MODEL_SUFFIX}",
             "learning_rate": stage.get("learning_rate", list(TRAINERS[stage["trainer"]].learning_rate_range)),
             **({"pretrained": before} if before else {})}
-
-
-def stage_workdir(stage: dict) -> str:
-    """``RUN<n>``, n the stage's place in its chain of fine-tunings (1 for a model trained from scratch)."""
-    depth = 1
-    while isinstance(stage.get("pretrained"), dict):
-        stage, depth = stage["pretrained"], depth + 1
-    return f"RUN{depth}"
-
 
 
 def main() -> None:
@@ -116,7 +105,6 @@ def main() -> None:
     from isla_nnunet.prediction.shipped import FIGURES_FILE, SHIPPED_ROOT, pack_model, sha256
     from isla_nnunet.simulation import write_native_cases
     from isla_nnunet.simulation.domains import get_domain
-    from isla_nnunet.training.variants import TRAINERS
 
     results = json.loads((args.run / "results.json").read_text())
     training = results["training"]
@@ -158,7 +146,6 @@ def main() -> None:
                                                  "validation_dice_nnunet")},
                      "domains": [{"name": d, "description": get_domain(d).description} for d in domains],
                      "seed": args.train_seed,
-                     "learning_rate": list(TRAINERS[training["trainer"]].learning_rate_range),
                      "command": f"python scripts/train_isla_b.py --workdir RUN --train-cases "
                                 f"{training['distinct_training_cases']} --epochs {training['epochs']} "
                                 f"--domains {','.join(domains)} {args.train_args}".strip()

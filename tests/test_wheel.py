@@ -42,7 +42,7 @@ def wheel(tmp_path_factory) -> Path:
     # (e.g. a replaced shipped model) would live on in the wheel, and the checkout stays untouched.
     source = tmp_path_factory.mktemp("source") / "isla-nnunet"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache"))
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache", "isla_demo"))
     out = tmp_path_factory.mktemp("dist")
     # build's own isolated environment would download setuptools: use this environment's.
     _run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", out, source], cwd=out)
