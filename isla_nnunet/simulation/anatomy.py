@@ -211,6 +211,58 @@ def tissue_fractions(grid: Grid, voxel_to_mni: np.ndarray, head: bool = False,
     return out
 
 
+def template_coordinates(shape, voxel_to_mni: np.ndarray) -> list[np.ndarray]:
+    """Template (MNI) x, y, z in mm of every voxel of a grid, as three broadcastable float32 arrays."""
+    index = [np.arange(n, dtype=np.float32) for n in shape]
+    return [
+        np.float32(voxel_to_mni[a, 0]) * index[0][:, None, None]
+        + np.float32(voxel_to_mni[a, 1]) * index[1][None, :, None]
+        + np.float32(voxel_to_mni[a, 2]) * index[2][None, None, :]
+        + np.float32(voxel_to_mni[a, 3])
+        for a in range(3)
+    ]
+
+
+# The tentorium in template mm: about z = -18 where the brainstem leaves it (y = -28), rising
+# towards the occiput (z ~ -8 at y = -90) and sloping down laterally over the temporal lobes.
+# The midbrain and pons in front of y = -28 lie within |x| < 14 mm below z = -10.
+_TENTORIUM_Z_MM = -18.0
+_TENTORIUM_APEX_Y_MM = -28.0
+_TENTORIUM_RISE = 0.16  # mm up per mm back
+_TENTORIUM_LATERAL_DROP = 0.2  # mm down per mm beyond |x| = 20
+_BRAINSTEM_HALF_WIDTH_MM = 14.0
+_BRAINSTEM_TOP_Z_MM = -10.0
+_BRAINSTEM_FRONT_Y_MM = -12.0
+_REGION_EDGE_MM = 3.0
+
+
+def posterior_fossa_weight(shape, voxel_to_mni: np.ndarray) -> np.ndarray:
+    """Soft map (0..1) of the posterior fossa: cerebellum and brainstem, below the tentorium.
+
+    A geometric approximation in template coordinates with ~3 mm soft edges, for regional contrast
+    (the cerebellum and brainstem often look brighter or darker on b1000 than the cerebrum).
+
+    Example:
+        >>> from isla_nnunet.simulation import geometry
+        >>> grid = geometry.get_grid("reference")
+        >>> weight = posterior_fossa_weight(grid.shape_xyz, grid.affine())
+        >>> ijk = np.linalg.inv(grid.affine()) @ np.array([[0, -60, -35, 1], [0, 20, 30, 1]]).T
+        >>> [round(float(weight[tuple(np.round(c[:3]).astype(int))]), 2) for c in ijk.T]
+        [1.0, 0.0]
+    """
+    x, y, z = template_coordinates(shape, voxel_to_mni)
+
+    def below(value, limit):
+        return 1.0 / (1.0 + np.exp((value - limit) / np.float32(_REGION_EDGE_MM)))
+
+    tentorium = (_TENTORIUM_Z_MM + _TENTORIUM_RISE * (_TENTORIUM_APEX_Y_MM - y)
+                 - _TENTORIUM_LATERAL_DROP * np.maximum(np.abs(x) - 20.0, 0.0))
+    hindbrain = below(y, _TENTORIUM_APEX_Y_MM) * below(z, tentorium)
+    brainstem = (below(y, _BRAINSTEM_FRONT_Y_MM) * below(np.abs(x), _BRAINSTEM_HALF_WIDTH_MM)
+                 * below(z, _BRAINSTEM_TOP_Z_MM))
+    return np.maximum(hindbrain, brainstem).astype(np.float32)
+
+
 def smooth_texture(shape, spacing_xyz, rng: np.random.Generator, scale_mm: float = 8.0) -> np.ndarray:
     """Smooth random field with zero mean and unit standard deviation, varying over ~``scale_mm``.
 

@@ -182,6 +182,11 @@ def simulate_case(
     adc_factor = (1.0 - lesions.adc_reduction) * np.exp(
         np.float32(ADC_VARIATION) * anatomy.smooth_texture(grid.shape_xyz, grid.spacing_xyz, rng_anatomy)
     )
+    if options.regional_contrast > 0:
+        region_s0, region_adc = randomisation.regional_factors(
+            anatomy.posterior_fossa_weight(grid.shape_xyz, voxel_to_mni), options.regional_contrast,
+            drawn["regional_contrast"])
+        s0_factor, adc_factor = s0_factor * region_s0, adc_factor * region_adc
     mimic_kinds: tuple[str, ...] = ()
     if options.mimics > 0:
         found = mimics.simulate_mimics(options.mimics, parenchyma, lesions.mask, voxel_to_mni,

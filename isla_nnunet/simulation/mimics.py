@@ -33,6 +33,7 @@ import numpy as np
 from scipy import ndimage
 
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.simulation.anatomy import template_coordinates
 from isla_nnunet.simulation.lesions import TERRITORIES, LesionSpec, simulate_lesions
 
 KINDS = ("shine_through", "chronic_infarct")
@@ -124,14 +125,7 @@ def susceptibility_fields(
     centre = rng.uniform(box[:, 0], box[:, 1])
     if site in _MIRRORED_SITES and rng.random() < 0.5:
         centre[0] = -centre[0]
-    index = [np.arange(n, dtype=np.float32) for n in shape]
-    coords = [
-        voxel_to_mni[a, 0] * index[0][:, None, None]
-        + voxel_to_mni[a, 1] * index[1][None, :, None]
-        + voxel_to_mni[a, 2] * index[2][None, None, :]
-        + voxel_to_mni[a, 3]
-        for a in range(3)
-    ]
+    coords = template_coordinates(shape, voxel_to_mni)
 
     def lobe(where, sigma):
         distance = sum(((c - np.float32(w)) / np.float32(s)) ** 2 for c, w, s in zip(coords, where, sigma, strict=True))

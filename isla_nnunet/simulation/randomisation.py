@@ -12,6 +12,7 @@ option                     what it varies
 =========================  ===================================================================
 ``b_value``                diffusion weighting (s/mm^2), drawn uniformly in the range
 ``tissue_contrast``        per-tissue b=0 signal (log-normal, this s.d.; ADC gets a third of it)
+``regional_contrast``      the same for the parenchyma of the posterior fossa (cerebellum, brainstem)
 ``contrast_curve``         a random monotone intensity curve on the DWI (vendor windowing)
 ``deformation_mm``         a smooth random displacement of the anatomy (amplitude in mm)
 ``atrophy``                up to this share of the parenchyma beside CSF turned into CSF
@@ -64,6 +65,7 @@ class Randomisation:
 
     b_value: tuple[float, float] | None = None
     tissue_contrast: float = 0.0
+    regional_contrast: float = 0.0
     contrast_curve: float = 0.0
     deformation_mm: float = 0.0
     atrophy: float = 0.0
@@ -82,7 +84,7 @@ class Randomisation:
             value = getattr(self, name)
             if value is not None and not 0 <= value[0] <= value[1]:
                 raise ISLAError(f"randomisation {name}: need 0 <= low <= high, got {value}")
-        for name in ("tissue_contrast", "contrast_curve", "deformation_mm", "atrophy", "mimics",
+        for name in ("tissue_contrast", "regional_contrast", "contrast_curve", "deformation_mm", "atrophy", "mimics",
                      "susceptibility", "skull_strip_error_mm"):
             if getattr(self, name) < 0:
                 raise ISLAError(f"randomisation {name} must be >= 0, got {getattr(self, name)}")
@@ -133,6 +135,14 @@ def tissue_factors(names, strength: float, rng: np.random.Generator) -> dict[str
     """Per-tissue (S0, ADC) multipliers: log-normal with s.d. ``strength`` and ``strength / 3``."""
     return {name: (float(np.exp(rng.normal(0.0, strength))), float(np.exp(rng.normal(0.0, strength / 3))))
             for name in names}
+
+
+def regional_factors(weight: np.ndarray, strength: float,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(S0, ADC) multiplier maps for one region: log-normal factors with s.d. ``strength`` and
+    ``strength / 3`` at full ``weight``, fading to 1 where the weight falls to 0."""
+    log_s0, log_adc = rng.normal(0.0, strength), rng.normal(0.0, strength / 3)
+    return np.exp(np.float32(log_s0) * weight), np.exp(np.float32(log_adc) * weight)
 
 
 def contrast_curve(strength: float, rng: np.random.Generator) -> Callable[[np.ndarray], np.ndarray]:
@@ -207,6 +217,7 @@ DEFAULT = Randomisation()
 RANDOMISED = Randomisation(
     b_value=(700.0, 1400.0),
     tissue_contrast=0.15,
+    regional_contrast=0.2,
     contrast_curve=0.25,
     deformation_mm=2.5,
     atrophy=0.5,

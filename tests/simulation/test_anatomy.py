@@ -90,3 +90,25 @@ def test_templates_come_from_the_nilearn_wheel_without_network():
         "assert 'nilearn.datasets' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.parametrize("where_mm, expected", [
+    ((0.0, -60.0, -35.0), 1.0),    # vermis / cerebellar hemispheres
+    ((30.0, -70.0, -40.0), 1.0),   # lateral cerebellum
+    ((0.0, -30.0, -32.0), 1.0),    # pons
+    ((20.0, -85.0, 10.0), 0.0),    # occipital lobe above the tentorium
+    ((45.0, 0.0, -30.0), 0.0),     # temporal pole
+    ((0.0, 20.0, 30.0), 0.0),      # frontal white matter
+    ((15.0, -15.0, 5.0), 0.0),     # thalamus
+])
+def test_posterior_fossa_weight_at_landmarks(where_mm, expected):
+    grid = get_grid("reference")
+    weight = anatomy.posterior_fossa_weight(grid.shape_xyz, grid.affine())
+    ijk = np.linalg.solve(grid.affine(), [*where_mm, 1.0])[:3]
+    assert weight[tuple(np.round(ijk).astype(int))] == pytest.approx(expected, abs=0.05)
+
+
+def test_template_coordinates_follow_the_affine():
+    affine = np.array([[-2.0, 0, 0, 90], [0, 2.0, 0, -126], [0, 0, 3.0, -72], [0, 0, 0, 1]])
+    x, y, z = np.broadcast_arrays(*anatomy.template_coordinates((4, 5, 6), affine))
+    assert (x[3, 0, 0], y[0, 4, 0], z[0, 0, 5]) == (84.0, -118.0, -57.0)

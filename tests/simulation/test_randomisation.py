@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.simulation import simulate_case
+from isla_nnunet.simulation import anatomy, simulate_case
 from isla_nnunet.simulation.domains import get_domain
 from isla_nnunet.simulation.geometry import RigidPose
 from isla_nnunet.simulation.randomisation import RANDOMISED, Randomisation, contrast_curve, stripped_brain
@@ -52,6 +52,29 @@ def test_b_value_is_drawn_in_range():
     values = {simulate_case(s, _with(b_value=(700.0, 1400.0)), pattern="none").acquisition.b_value
               for s in range(4)}
     assert all(700.0 <= v <= 1400.0 for v in values) and len(values) == 4
+
+
+def test_regional_contrast_scales_the_posterior_fossa_only():
+    options = Randomisation(regional_contrast=0.4)
+    plain = simulate_case(6, _with(), pattern="none", pose=RigidPose())
+    regional = simulate_case(6, _with(regional_contrast=0.4), pattern="none", pose=RigidPose())
+    draw = options.streams(6)["regional_contrast"]
+    s0_factor, adc_factor = np.exp(draw.normal(0.0, 0.4)), np.exp(draw.normal(0.0, 0.4 / 3))
+    # Unposed head; the subject's few-percent anatomy scaling hardly moves the regions' cores.
+    weight = anatomy.posterior_fossa_weight(plain.grid.shape_xyz, plain.affine)
+    # Parenchyma without CSF partial volume (a brighter parenchyma would outweigh the CSF in a mix).
+    adc_mm2 = plain.adc * plain.acquisition.adc_unit
+    brain = (plain.brain_mask > 0) & (adc_mm2 > 0.5e-3) & (adc_mm2 < 0.9e-3) & (regional.adc > 0)
+    fossa, cerebrum = brain & (weight > 0.99), brain & (weight < 1e-3)
+    adc_ratio = regional.adc / np.where(brain, plain.adc, 1.0)
+    assert np.median(adc_ratio[cerebrum]) == pytest.approx(1.0, abs=0.005)
+    assert np.median(adc_ratio[fossa]) == pytest.approx(adc_factor, abs=0.3 * abs(adc_factor - 1.0))
+    b_value = plain.acquisition.b_value
+    dwi_ratio = regional.dwi / np.where(brain, plain.dwi, 1.0)
+    expected_dwi = s0_factor * np.exp(-b_value * 0.75e-3 * (adc_factor - 1.0))
+    relative = np.median(dwi_ratio[fossa]) / np.median(dwi_ratio[cerebrum])
+    assert relative == pytest.approx(expected_dwi, abs=0.3 * abs(expected_dwi - 1.0))
+    np.testing.assert_array_equal(plain.lesion, regional.lesion)
 
 
 def test_mimics_are_bright_on_dwi_but_not_labelled():
@@ -104,6 +127,7 @@ def test_mapping_to_the_reference_follows_the_pose():
     {"b_value": (0.0, 10.0)},
     {"atrophy": 1.0},
     {"mimics": -1.0},
+    {"regional_contrast": -0.1},
     {"lesion_adc_reduction": (0.2, 0.95)},
     {"native_slices_mm": (6.0, 2.0)},
 ])
