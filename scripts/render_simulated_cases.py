@@ -55,6 +55,8 @@ REAL = (
     ),
 )
 ADC_MAX_MM2_S = 3.5e-3
+# Template point (mm) in the cerebellum, where the posterior fossa's regional contrast is shown.
+POSTERIOR_FOSSA_MM = (0.0, -60.0, -35.0)
 
 
 @dataclass
@@ -64,6 +66,7 @@ class Row:
     adc_mm2_s: np.ndarray
     lesion: np.ndarray
     spacing_xyz: tuple[float, float, float]
+    z: int | None = None  # axial slice shown; default: the one with the most lesion
 
 
 def _to_ras(array: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, tuple[float, float, float]]:
@@ -81,14 +84,24 @@ def randomisation_rows(seed: int = 107) -> list[Row]:
     for name in RANDOMISED.active():
         if name != "registration_jitter":
             options = Randomisation(**{name: getattr(RANDOMISED, name)})
-            plans.append((seed, replace(get_domain("source"), name=f"source + {name}", randomisation=options),
-                          "mixed", 30.0))
+            domain = replace(get_domain("source"), name=f"source + {name}", randomisation=options)
+            # Regional contrast acts below the tentorium, away from the lesion's slice.
+            shown_at = POSTERIOR_FOSSA_MM if name == "regional_contrast" else None
+            plans.append((seed, domain, "mixed", 30.0, shown_at))
     return simulated_rows(plans)
+
+
+def _slice_through(point_mm, affine: np.ndarray, shape) -> int:
+    """Index of the RAS-ordered axial slice holding a world point (mm)."""
+    marker = np.zeros(shape, np.uint8)
+    index = np.clip(np.round(np.linalg.solve(affine, [*point_mm, 1.0])[:3]).astype(int), 0, np.array(shape) - 1)
+    marker[tuple(index)] = 1
+    return int(np.argwhere(_to_ras(marker, affine)[0])[0, 2])
 
 
 def simulated_rows(plans=SIMULATED) -> list[Row]:
     rows = []
-    for seed, domain, pattern, volume in plans:
+    for seed, domain, pattern, volume, *shown_at in plans:
         case = simulate_case(seed, domain, pattern=pattern, volume_ml=volume)
         domain = get_domain(domain).name
         dwi, spacing = _to_ras(case.dwi.astype(np.float32), case.affine)
@@ -98,7 +111,8 @@ def simulated_rows(plans=SIMULATED) -> list[Row]:
             f"simulated {domain}: {pattern} {case.lesion_volume_ml:.1f} ml, b{case.acquisition.b_value:.0f}, "
             f"ADC unit {case.acquisition.adc_unit:g}"
         )
-        rows.append(Row(title, dwi, adc, lesion, spacing))
+        z = _slice_through(shown_at[0], case.affine, case.dwi.shape) if shown_at and shown_at[0] else None
+        rows.append(Row(title, dwi, adc, lesion, spacing, z))
     return rows
 
 
@@ -134,7 +148,7 @@ def render(rows: list[Row], output: Path, dpi: int) -> None:
     fig, axes = plt.subplots(len(rows), 3, figsize=(7.2, 2.45 * len(rows)), squeeze=False)
     for row, (ax_dwi, ax_adc, ax_mask) in zip(rows, axes, strict=True):
         per_slice = row.lesion.sum(axis=(0, 1))
-        z = int(np.argmax(per_slice)) if per_slice.any() else row.dwi.shape[2] // 2
+        z = row.z if row.z is not None else int(np.argmax(per_slice)) if per_slice.any() else row.dwi.shape[2] // 2
         # Normal parenchyma by its ADC, so that real whole-head images are windowed like stripped ones.
         parenchyma = (row.adc_mm2_s > 0.5e-3) & (row.adc_mm2_s < 1.1e-3) & (row.lesion == 0)
         dwi_max = 2.5 * float(np.median(row.dwi[parenchyma]))
