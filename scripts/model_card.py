@@ -51,9 +51,12 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def scored(models, name: str, dwi: Path, adc: Path, truth: Path, outdir: Path) -> dict:
+def scored(models, name: str, dwi: Path, adc: Path, truth: Path, outdir: Path, by_region: bool = False) -> dict:
+    from isla_nnunet.prediction.error_regions import errors_by_region_files
+
     case = shipped_demo.predict_and_score(models, name, dwi, adc, truth, outdir)
-    return {**{k: round(v, 4) for k, v in case.scores.items()}, "predict_s": case.seconds}
+    regions = errors_by_region_files(outdir, truth) if by_region else {}
+    return {**{k: round(v, 4) for k, v in case.scores.items()}, "predict_s": case.seconds, **regions}
 
 
 def medians(rows: list[dict]) -> dict:
@@ -121,7 +124,7 @@ def main() -> None:
         for case, (dwi, adc, mask) in REAL_CASE_FILES.items():
             if (args.data / dwi).exists():
                 real[case] = scored(models, case, args.data / dwi, args.data / adc, args.data / mask,
-                                               args.workdir / "real" / case)
+                                    args.workdir / "real" / case, by_region=True)
                 print(case, real[case]["dice"], real[case]["lesion_f1"])
         for domain in DOMAINS:
             scans = args.workdir / "simulated" / domain

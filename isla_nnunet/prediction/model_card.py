@@ -51,7 +51,8 @@ def _real_table(real: dict) -> list[str]:
 
 
 def _errors(real: dict) -> list[str]:
-    """False-positive and missed volume of each real case, from its precision and recall."""
+    """False-positive and missed volume of each real case, from its precision and recall, and by region where
+    the figures hold :func:`~isla_nnunet.prediction.error_regions.errors_by_region`'s split."""
     lines = []
     for key, label in REAL_CASES.items():
         if key not in real:
@@ -59,9 +60,14 @@ def _errors(real: dict) -> list[str]:
         r = {k: float(v) for k, v in real[key].items() if k not in ("case", "stratum")}
         false_ml = r["pred_volume_ml"] * (1 - r["precision"])
         missed_ml = r["gt_volume_ml"] * (1 - r["recall"])
+        where = ""
+        if "fp_posterior_fossa_ml" in r:
+            where = (f" By region (error_regions.py): false positives {r['fp_posterior_fossa_ml']:.1f} ml in the "
+                     f"posterior fossa (cerebellum, brainstem) and {r['fp_elsewhere_ml']:.1f} ml above the tentorium; "
+                     f"missed {r['fn_posterior_fossa_ml']:.1f} ml and {r['fn_elsewhere_ml']:.1f} ml.")
         lines.append(f"- {label}: {false_ml:.1f} ml of the {r['pred_volume_ml']:.1f} ml predicted lies outside the "
                      f"expert mask (precision {r['precision']:.3f}) and {missed_ml:.1f} ml of its "
-                     f"{r['gt_volume_ml']:.1f} ml is missed (recall {r['recall']:.3f}).")
+                     f"{r['gt_volume_ml']:.1f} ml is missed (recall {r['recall']:.3f}).{where}")
     return lines
 
 

@@ -237,10 +237,7 @@ _REGION_EDGE_MM = 3.0
 
 
 def posterior_fossa_weight(shape, voxel_to_mni: np.ndarray) -> np.ndarray:
-    """Soft map (0..1) of the posterior fossa: cerebellum and brainstem, below the tentorium.
-
-    A geometric approximation in template coordinates with ~3 mm soft edges, for regional contrast
-    (the cerebellum and brainstem often look brighter or darker on b1000 than the cerebrum).
+    """Soft map (0..1) of the posterior fossa on a grid: :func:`posterior_fossa_at` of every voxel.
 
     Example:
         >>> from isla_nnunet.simulation import geometry
@@ -250,7 +247,21 @@ def posterior_fossa_weight(shape, voxel_to_mni: np.ndarray) -> np.ndarray:
         >>> [round(float(weight[tuple(np.round(c[:3]).astype(int))]), 2) for c in ijk.T]
         [1.0, 0.0]
     """
-    x, y, z = template_coordinates(shape, voxel_to_mni)
+    return posterior_fossa_at(*template_coordinates(shape, voxel_to_mni))
+
+
+def posterior_fossa_at(x, y, z) -> np.ndarray:
+    """Soft membership (0..1) of template points (mm) in the posterior fossa: cerebellum and brainstem.
+
+    A geometric approximation below the tentorium with ~3 mm soft edges, for regional contrast (the
+    cerebellum and brainstem often look brighter or darker on b1000 than the cerebrum) and for telling
+    where a model's errors lie.
+
+    Example:
+        >>> [round(float(posterior_fossa_at(0.0, y, z)), 2) for y, z in ((-60.0, -35.0), (20.0, 30.0))]
+        [1.0, 0.0]
+    """
+    x, y, z = (np.asarray(c, dtype=np.float32) for c in (x, y, z))
 
     def below(value, limit):
         return 1.0 / (1.0 + np.exp((value - limit) / np.float32(_REGION_EDGE_MM)))

@@ -112,3 +112,13 @@ def test_the_card_script_chains_each_stages_run_folder_and_fills_in_learning_rat
     assert chain["learning_rate"] == [1e-4, 1e-6]
     assert chain["pretrained"]["learning_rate"] == [2e-4, 2e-6]
     assert chain["pretrained"]["pretrained"]["learning_rate"] == [2e-3, 2e-5]
+
+
+def test_card_splits_the_errors_by_region_when_measured():
+    figures = json.loads((SHIPPED_ROOT / FIGURES_FILE).read_text())
+    row = {"dice": 0.4, "lesion_f1": 0.5, "avd_ml": 2.0, "hd95_mm": 9.0, "precision": 0.5, "recall": 0.25,
+           "gt_volume_ml": 8.0, "pred_volume_ml": 10.0, "gt_lesions": 2, "pred_lesions": 3,
+           "fp_posterior_fossa_ml": 3.0, "fp_elsewhere_ml": 2.0, "fn_posterior_fossa_ml": 6.0, "fn_elsewhere_ml": 0.0}
+    text = render({**figures, "real": {"soop_sub-3": row}})
+    assert ("(recall 0.250). By region (error_regions.py): false positives 3.0 ml in the posterior fossa "
+            "(cerebellum, brainstem) and 2.0 ml above the tentorium; missed 6.0 ml and 0.0 ml.") in text
