@@ -37,7 +37,7 @@ Usage::
     nice python scripts/train_isla_b.py --workdir ~/isla_runs/isla_b            # about 2 h on 2 cores
     python scripts/train_isla_b.py --workdir /tmp/t --train-cases 4 --val-cases 2 --test-cases 2 --epochs 1
     nice python scripts/train_isla_b.py --workdir ~/isla_runs/ft --domains source,randomised \
-        --pretrained isla_nnunet/shipped_model/ISLATrainer_B_CPUFineTune_5epochs__ISLAPlans__3d_fullres --epochs 5
+        --pretrained isla_nnunet/shipped_model/ISLATrainer_B_CPUFineTune_10epochs__ISLAPlans__3d_fullres --epochs 5
 """
 
 from __future__ import annotations
@@ -158,6 +158,7 @@ class Run:
         if (self.raw / "dataset.json").exists():
             return
         start = time.perf_counter()
+        commit = code_commit()  # before simulating: a commit made meanwhile did not make these cases
         write_nnunet_dataset(self.root / "raw", DATASET_ID, DATASET_NAME,
                              self.args.train_cases + self.args.val_cases, self.args.test_cases,
                              self.args.domains.split(","), self.args.seed, test_domain="source",
@@ -165,7 +166,7 @@ class Run:
         size = sum(p.stat().st_size for p in self.raw.rglob("*") if p.is_file())
         self.results["data"] = {"simulate_wall_s": round(time.perf_counter() - start, 1),
                                 "raw_disk_mb": round(size / 2**20, 1), "workers": self.args.workers,
-                                "domains": self.args.domains.split(","), "code_commit": code_commit()}
+                                "domains": self.args.domains.split(","), "code_commit": commit}
         self.save()
 
     def plan(self) -> None:
