@@ -6,8 +6,8 @@
 - *Chronic infarcts*: old territorial or lacunar infarcts with a high ADC (towards CSF) and a raised
   T2; bright on ADC, iso- or hypo-intense on DWI.
 - *Susceptibility artefacts*: echo-planar DWI piles signal up (bright) and drops it out (dark) next to
-  air and bone at the skull base (frontal sinuses, temporal bones). Both b-values are hit, not quite
-  equally, so the ADC there is off too.
+  air and bone at the skull base (frontal sinuses, temporal poles and bones, petrous bones). Both
+  b-values are hit, not quite equally, so the ADC there is off too.
 
 Mimics never overlap the acute lesion (they keep 4 mm away) and are never labelled.
 
@@ -44,14 +44,16 @@ _LOOKS = {
 }
 _CLEARANCE_MM = 4.0
 # Where susceptibility artefacts sit (MNI mm box, x y z): above the frontal sinuses and orbits, beside
-# the temporal bones, and in the posterior fossa over the petrous bones and mastoid air cells (the
+# the temporal bones, at the temporal poles in the middle cranial fossa (next to the sphenoid sinus and
+# greater wing), and in the posterior fossa over the petrous bones and mastoid air cells (the
 # cerebellar hemispheres and pons). The lateral sites are drawn on either side.
 _SUSCEPTIBILITY_SITES = {
     "orbitofrontal": ((-15.0, 15.0), (30.0, 55.0), (-28.0, -14.0)),
     "temporal": ((35.0, 55.0), (-35.0, -5.0), (-38.0, -24.0)),
+    "temporal_pole": ((25.0, 45.0), (5.0, 22.0), (-42.0, -26.0)),
     "posterior_fossa": ((10.0, 40.0), (-70.0, -40.0), (-50.0, -28.0)),
 }
-_MIRRORED_SITES = ("temporal", "posterior_fossa")
+_MIRRORED_SITES = ("temporal", "temporal_pole", "posterior_fossa")
 
 
 @dataclass(frozen=True)

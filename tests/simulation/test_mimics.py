@@ -20,14 +20,16 @@ def _peak_mm(field):
 
 
 def _site_of(point_mm, margin_mm=16.0):
-    """The site whose box (either side for lateral ones) holds the point, within the lobe's reach."""
+    """The site whose box (either side for lateral ones) lies nearest the point, within the lobe's reach."""
+    best, best_distance = (None, None), margin_mm
     for name, box in _SUSCEPTIBILITY_SITES.items():
         box = np.array(box)
         for side in (1.0, -1.0):
             mirrored = point_mm * np.array([side, 1.0, 1.0])
-            if np.all(mirrored >= box[:, 0] - margin_mm) and np.all(mirrored <= box[:, 1] + margin_mm):
-                return name, np.sign(point_mm[0])
-    return None, None
+            distance = np.linalg.norm(np.maximum(box[:, 0] - mirrored, 0) + np.maximum(mirrored - box[:, 1], 0))
+            if distance <= best_distance:
+                best, best_distance = (name, np.sign(point_mm[0])), distance
+    return best
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +54,13 @@ def test_posterior_fossa_artefacts_lie_below_the_tentorium_and_behind_the_tempor
     assert peaks
     for peak in peaks:
         assert peak[1] < -30.0 and peak[2] < -15.0
+
+
+def test_temporal_pole_artefacts_lie_in_front_of_the_temporal_bones_and_lateral(drawn):
+    peaks = [_peak_mm(s0) for s0, _ in drawn if _site_of(_peak_mm(s0))[0] == "temporal_pole"]
+    assert peaks
+    for peak in peaks:
+        assert peak[1] > 0.0 and peak[2] < -15.0 and abs(peak[0]) > 20.0
 
 
 def test_the_vertex_is_untouched(drawn):
