@@ -109,7 +109,9 @@ def test_nnunet_predicts_with_the_shipped_model_folder(tmp_path):
     """nnU-Net's own loader reads the float16 checkpoint; its mask of a reference-grid case is good."""
     from isla_nnunet.simulation import write_nnunet_dataset
 
-    write_nnunet_dataset(tmp_path / "raw", 999, "Shipped", 1, 1, "source", seed=23)
+    # Seed 29's test case holds a 7.7 ml mixed infarct (4 components): a Dice floor means something there,
+    # where on a lesion-free case any speck scores 0 (measured 2026-12-07: Dice 0.82, lesion F1 0.89).
+    write_nnunet_dataset(tmp_path / "raw", 999, "Shipped", 1, 1, "source", seed=29)
     raw = tmp_path / "raw" / "Dataset999_Shipped"
     out = tmp_path / "pred"
     run = subprocess.run([nnunet_cli.executable("nnUNetv2_predict_from_modelfolder"), "-i", str(raw / "imagesTs"),
