@@ -3,7 +3,7 @@
 Each native voxel's centre is taken to template (MNI152) coordinates by the case's rigid registration
 (``transform.json`` beside ``isla predict``'s mask; the reference grid lies in MNI152 coordinates) and
 counts as posterior fossa (cerebellum, brainstem) where
-:func:`~isla_nnunet.simulation.anatomy.posterior_fossa_at` is at least 0.5. Volumes are the native
+:func:`~isla_nnunet.simulation.anatomy.posterior_fossa_weight` is at least 0.5. Volumes are the native
 grid's own. The split says whether a model's false positives are the bright cerebellum and brainstem of
 b1000 scans or lie in the cerebrum.
 
@@ -27,24 +27,25 @@ import numpy as np
 import SimpleITK as sitk
 
 from isla_nnunet.errors import ISLAError
+from isla_nnunet.io.geometry import ras_affine
+from isla_nnunet.io.masks import affine_parts
 from isla_nnunet.preprocessing.registration import Registration
-from isla_nnunet.simulation.anatomy import posterior_fossa_at
+from isla_nnunet.simulation.anatomy import posterior_fossa_weight
 
-_LPS_TO_RAS = np.array([-1.0, -1.0, 1.0])
+_RAS_FROM_LPS = np.diag([-1.0, -1.0, 1.0])
 
 
-def template_points(registration: Registration, voxels_zyx: np.ndarray) -> np.ndarray:
-    """Template (MNI152, RAS mm) coordinates of native voxel centres given as (n, 3) z, y, x indices."""
-    grid = registration.native_grid
-    direction = np.array(grid.GetDirection()).reshape(3, 3)
-    native = (np.asarray(voxels_zyx, float)[:, ::-1] * np.array(grid.GetSpacing())) @ direction.T
-    native += np.array(grid.GetOrigin())
-    # The transform maps template points onto native ones; its inverse is again rigid: M (p - c) + c + t.
-    inverse = registration.transform.GetInverse()
-    matrix = np.array(inverse.GetMatrix()).reshape(3, 3)
-    centre = np.array(inverse.GetCenter())
-    template = (native - centre) @ matrix.T + centre + np.array(inverse.GetTranslation())
-    return template * _LPS_TO_RAS
+def voxel_to_template(registration: Registration) -> np.ndarray:
+    """4x4 map from native voxel indices (x, y, z) to template (MNI152, RAS) mm.
+
+    The transform maps template points onto native ones (LPS), so its inverse follows the voxel's
+    native position.
+    """
+    matrix, offset = affine_parts(registration.transform.GetInverse())
+    template_from_native = np.eye(4)
+    template_from_native[:3, :3] = _RAS_FROM_LPS @ matrix @ _RAS_FROM_LPS
+    template_from_native[:3, 3] = _RAS_FROM_LPS @ offset
+    return template_from_native @ ras_affine(registration.native_grid)
 
 
 def errors_by_region(prediction: np.ndarray, truth: np.ndarray, registration: Registration) -> dict[str, float]:
@@ -68,10 +69,10 @@ def errors_by_region(prediction: np.ndarray, truth: np.ndarray, registration: Re
                             "(z, y, x): pass the masks isla predict and the expert drew on the DWI's grid")
     voxel_ml = float(np.prod(registration.native_grid.GetSpacing())) / 1000.0
     predicted, true = np.asarray(prediction) > 0, np.asarray(truth) > 0
+    fossa = posterior_fossa_weight(registration.native_grid.GetSize(), voxel_to_template(registration)).T >= 0.5
     out = {}
     for kind, errors in (("fp", predicted & ~true), ("fn", true & ~predicted)):
-        x, y, z = template_points(registration, np.argwhere(errors)).T
-        in_fossa = int(np.count_nonzero(posterior_fossa_at(x, y, z) >= 0.5))
+        in_fossa = int(np.count_nonzero(errors & fossa))
         out[f"{kind}_posterior_fossa_ml"] = round(in_fossa * voxel_ml, 3)
         out[f"{kind}_elsewhere_ml"] = round((int(errors.sum()) - in_fossa) * voxel_ml, 3)
     return out
@@ -82,6 +83,7 @@ def errors_by_region_files(prediction_folder, truth_file) -> dict[str, float]:
     folder = Path(prediction_folder)
     registration = Registration.load(folder / "transform.json")
     prediction = sitk.GetArrayFromImage(sitk.ReadImage(str(folder / "lesion_mask.nii.gz")))
+    # Read as isla evaluate reads it (voxel for voxel), so that the split adds up to its precision and recall.
     truth = sitk.GetArrayFromImage(sitk.ReadImage(str(truth_file)))
     if truth.ndim == 4 and truth.shape[0] == 1:
         truth = truth[0]
