@@ -42,7 +42,7 @@ def test_volumes_split_by_hand_placed_voxels():
         "fn_posterior_fossa_ml": voxel_ml, "fn_elsewhere_ml": voxel_ml}
 
 
-def test_template_points_agree_with_simpleitk():
+def test_voxel_to_template_agrees_with_simpleitk():
     grid = _grid()
     grid.SetDirection((0.0, 1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0))
     transform = sitk.Euler3DTransform((5.0, -3.0, 2.0), 0.1, -0.05, 0.2, (4.0, -7.0, 3.0))
