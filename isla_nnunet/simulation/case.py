@@ -198,6 +198,11 @@ def simulate_case(
         s0_field, dwi_field = mimics.susceptibility_fields(grid.shape_xyz, voxel_to_mni, drawn["susceptibility"])
         clean = replace(clean, s0=clean.s0 * s0_field, dwi=clean.dwi * dwi_field)
         mimic_kinds += ("susceptibility",)
+    if options.phase_encode_pile_up > 0 and drawn["phase_encode_pile_up"].random() < options.phase_encode_pile_up:
+        s0_field, dwi_field = mimics.phase_encode_pile_up(brain, voxel_to_mni, grid.spacing_xyz,
+                                                          drawn["phase_encode_pile_up"])
+        clean = replace(clean, s0=clean.s0 * s0_field, dwi=clean.dwi * dwi_field)
+        mimic_kinds += ("phase_encode_pile_up",)
     curve = None
     if options.contrast_curve > 0:
         curve = randomisation.contrast_curve(options.contrast_curve, drawn["contrast_curve"])

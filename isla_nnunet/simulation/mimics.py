@@ -8,6 +8,11 @@
 - *Susceptibility artefacts*: echo-planar DWI piles signal up (bright) and drops it out (dark) next to
   air and bone at the skull base (frontal sinuses, temporal poles and bones, petrous bones). Both
   b-values are hit, not quite equally, so the ADC there is off too.
+- *Phase-encoding pile-up*: echo-planar images are distorted along the phase-encoding axis
+  (anterior-posterior in axial stroke protocols), where field inhomogeneity compresses signal
+  into a bright band at the brain's surface, mostly at the frontal and occipital poles (Jezzard and
+  Balaban, Magn Reson Med 1995;34:65-73). Both b-values are displaced alike, so the ADC stays near
+  normal while the DWI is bright.
 
 Mimics never overlap the acute lesion (they keep 4 mm away) and are never labelled.
 
@@ -33,7 +38,7 @@ import numpy as np
 from scipy import ndimage
 
 from isla_nnunet.errors import ISLAError
-from isla_nnunet.simulation.anatomy import template_coordinates
+from isla_nnunet.simulation.anatomy import smooth_texture, template_coordinates
 from isla_nnunet.simulation.lesions import TERRITORIES, LesionSpec, simulate_lesions
 
 KINDS = ("shine_through", "chronic_infarct")
@@ -54,6 +59,14 @@ _SUSCEPTIBILITY_SITES = {
     "posterior_fossa": ((10.0, 40.0), (-70.0, -40.0), (-50.0, -28.0)),
 }
 _MIRRORED_SITES = ("temporal", "temporal_pole", "posterior_fossa")
+# Phase-encoding pile-up: the band's depth below the brain's surface (mm, e-folding), how far the
+# frontal and occipital ends reach towards the centre (template y, mm; ~10 mm soft edge), and how
+# much the band raises the signal at the surface.
+_PILE_UP_DEPTH_MM = (1.5, 4.0)
+_PILE_UP_FRONTAL_Y_MM = (15.0, 40.0)
+_PILE_UP_OCCIPITAL_Y_MM = (-80.0, -55.0)
+_PILE_UP_GAIN = (0.3, 1.0)
+_PILE_UP_EDGE_MM = 10.0
 
 
 @dataclass(frozen=True)
@@ -138,4 +151,39 @@ def susceptibility_fields(
     drop_out = np.float32(rng.uniform(0.3, 0.8)) * lobe(centre - np.array([0.0, 0.0, 10.0]), sigma)
     s0_field = (1.0 + pile_up) * (1.0 - drop_out)
     dwi_field = s0_field ** np.float32(rng.uniform(0.7, 1.3))
+    return s0_field.astype(np.float32), dwi_field.astype(np.float32)
+
+
+def phase_encode_pile_up(brain: np.ndarray, voxel_to_mni: np.ndarray, spacing_xyz,
+                         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Multiplicative b=0 and DWI fields of an echo-planar pile-up at the frontal and/or occipital pole.
+
+    A band under the brain's surface (e-folding depth 1.5-4 mm) is raised by x1.3-2.0 at the
+    surface, patchy along it (a smooth texture), at the frontal end, the occipital end or both,
+    fading over ~10 mm towards the centre. The DWI field is the b=0 field to a power in
+    [0.85, 1.15]: the displacement hits both b-values alike, so the ADC barely moves.
+
+    Args:
+        brain: the brain mask (bool, grid shape) whose surface the band follows.
+        voxel_to_mni: voxel indices -> template mm.
+        spacing_xyz: voxel spacing in mm.
+        rng: the generator of the ``phase_encode_pile_up`` option.
+
+    Returns:
+        ``(s0_field, dwi_field)``, float32 arrays of the grid's shape, 1 away from the band.
+    """
+    depth = ndimage.distance_transform_edt(brain, sampling=spacing_xyz).astype(np.float32)
+    band = np.where(brain, np.exp(-depth / np.float32(rng.uniform(*_PILE_UP_DEPTH_MM))), 0.0).astype(np.float32)
+    y = template_coordinates(brain.shape, voxel_to_mni)[1]
+    ends = [("frontal", "occipital"), ("frontal",), ("occipital",)][int(rng.integers(3))]
+    reach = np.zeros(brain.shape, np.float32)
+    if "frontal" in ends:
+        start = np.float32(rng.uniform(*_PILE_UP_FRONTAL_Y_MM))
+        reach = np.maximum(reach, 1.0 / (1.0 + np.exp((start - y) / np.float32(_PILE_UP_EDGE_MM / 4))))
+    if "occipital" in ends:
+        start = np.float32(rng.uniform(*_PILE_UP_OCCIPITAL_Y_MM))
+        reach = np.maximum(reach, 1.0 / (1.0 + np.exp((y - start) / np.float32(_PILE_UP_EDGE_MM / 4))))
+    patches = np.clip(1.0 + 0.5 * smooth_texture(brain.shape, spacing_xyz, rng, scale_mm=15.0), 0.0, None)
+    s0_field = 1.0 + np.float32(rng.uniform(*_PILE_UP_GAIN)) * band * reach * patches.astype(np.float32)
+    dwi_field = s0_field ** np.float32(rng.uniform(0.85, 1.15))
     return s0_field.astype(np.float32), dwi_field.astype(np.float32)

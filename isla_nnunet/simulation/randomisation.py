@@ -21,6 +21,7 @@ option                     what it varies
 ``mimics``                 mean number of hyperintense look-alikes that are not lesions
                            (:mod:`isla_nnunet.simulation.mimics`)
 ``susceptibility``         probability of a skull-base susceptibility artefact
+``phase_encode_pile_up``   probability of an echo-planar pile-up band at the frontal/occipital pole
 ``skull_strip_error_mm``   largest signed error of the brain mask's border (rims, cut cortex)
 ``native_slices_mm``       slice-thickness range of a native grid drawn per case; the case is
                            then mapped onto the reference grid the way ``isla predict`` maps a scan
@@ -73,6 +74,7 @@ class Randomisation:
     lesion_t2_gain: tuple[float, float] | None = None
     mimics: float = 0.0
     susceptibility: float = 0.0
+    phase_encode_pile_up: float = 0.0
     skull_strip_error_mm: float = 0.0
     native_slices_mm: tuple[float, float] | None = None
     native_inplane_mm: tuple[float, float] = (0.9, 2.0)
@@ -85,11 +87,12 @@ class Randomisation:
             if value is not None and not 0 <= value[0] <= value[1]:
                 raise ISLAError(f"randomisation {name}: need 0 <= low <= high, got {value}")
         for name in ("tissue_contrast", "regional_contrast", "contrast_curve", "deformation_mm", "atrophy", "mimics",
-                     "susceptibility", "skull_strip_error_mm"):
+                     "susceptibility", "phase_encode_pile_up", "skull_strip_error_mm"):
             if getattr(self, name) < 0:
                 raise ISLAError(f"randomisation {name} must be >= 0, got {getattr(self, name)}")
-        if self.atrophy >= 1 or self.susceptibility > 1:
-            raise ISLAError("randomisation atrophy must be < 1 and susceptibility a probability <= 1")
+        if self.atrophy >= 1 or self.susceptibility > 1 or self.phase_encode_pile_up > 1:
+            raise ISLAError("randomisation atrophy must be < 1, susceptibility and phase_encode_pile_up "
+                            "probabilities <= 1")
         if self.b_value is not None and self.b_value[0] <= 0:
             raise ISLAError(f"randomisation b_value range must be positive, got {self.b_value}")
         reduction = self.lesion_adc_reduction
@@ -225,6 +228,7 @@ RANDOMISED = Randomisation(
     lesion_t2_gain=(0.0, 0.8),
     mimics=2.0,
     susceptibility=0.6,
+    phase_encode_pile_up=0.5,
     skull_strip_error_mm=4.0,
     native_slices_mm=(2.0, 6.5),
     registration_jitter=(1.5, 1.5),

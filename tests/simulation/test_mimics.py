@@ -1,11 +1,15 @@
-"""Susceptibility artefacts: where they sit, how b=0 and DWI fields relate, and calm tissue far away."""
+"""Susceptibility artefacts and the phase-encoding pile-up: where they sit, how b=0 and DWI fields
+relate, and calm tissue far away."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
-from isla_nnunet.simulation.mimics import _SUSCEPTIBILITY_SITES, susceptibility_fields
+from isla_nnunet.simulation import anatomy
+from isla_nnunet.simulation.geometry import Grid
+from isla_nnunet.simulation.mimics import _SUSCEPTIBILITY_SITES, phase_encode_pile_up, susceptibility_fields
 
 # A 2 mm grid over MNI x -80..78, y -110..78, z -72..86: the whole brain.
 SPACING = 2.0
@@ -75,4 +79,54 @@ def test_the_dwi_field_is_the_b0_field_to_one_power_in_0_7_to_1_3(drawn):
         changed = np.abs(np.log(s0_field)) > 0.05
         powers = np.log(dwi_field[changed]) / np.log(s0_field[changed])
         assert 0.7 <= powers.min() and powers.max() <= 1.3
+        assert powers.max() - powers.min() < 1e-3
+
+
+@pytest.fixture(scope="module")
+def template_brain():
+    fractions = anatomy.tissue_fractions(Grid("mni-2mm", SHAPE, (SPACING,) * 3), VOXEL_TO_MNI)
+    brain = (fractions["gm"] + fractions["wm"] + fractions["csf"]) >= 0.5
+    depth = ndimage.distance_transform_edt(brain, sampling=SPACING)
+    return brain, depth
+
+
+@pytest.fixture(scope="module")
+def pile_ups(template_brain):
+    brain, _ = template_brain
+    return [phase_encode_pile_up(brain, VOXEL_TO_MNI, (SPACING,) * 3, np.random.default_rng(seed))
+            for seed in range(9)]
+
+
+def _y_mm(index):
+    return ORIGIN[1] + SPACING * index
+
+
+def test_the_pile_up_sits_under_the_surface_at_the_frontal_or_occipital_pole(template_brain, pile_ups):
+    _, depth = template_brain
+    poles = set()
+    for s0_field, _ in pile_ups:
+        assert 1.2 < s0_field.max() <= 1.0 + 1.0 * 3.5  # gain <= 1 on patches of up to ~x3.5
+        peak = np.unravel_index(np.argmax(s0_field), s0_field.shape)
+        assert depth[peak] <= 2 * SPACING, "the band follows the brain's surface"
+        y = _y_mm(peak[1])
+        assert y > 5.0 or y < -45.0, f"peak at y = {y} mm is at neither pole"
+        poles.add("frontal" if y > 0 else "occipital")
+    assert poles == {"frontal", "occipital"}
+
+
+def test_the_pile_up_leaves_the_lateral_surface_the_deep_brain_and_the_outside_alone(template_brain, pile_ups):
+    brain, depth = template_brain
+    lateral = slice(int((-30.0 - ORIGIN[1]) / SPACING), int((-5.0 - ORIGIN[1]) / SPACING))
+    for s0_field, dwi_field in pile_ups:
+        assert s0_field[:, lateral, :].max() < 1.01
+        np.testing.assert_allclose(s0_field[depth > 30.0], 1.0, atol=5e-3)
+        np.testing.assert_array_equal(s0_field[~brain], 1.0)
+        np.testing.assert_array_equal(dwi_field[~brain], 1.0)
+
+
+def test_the_pile_up_hits_both_b_values_nearly_alike(pile_ups):
+    for s0_field, dwi_field in pile_ups:
+        changed = s0_field > 1.05
+        powers = np.log(dwi_field[changed]) / np.log(s0_field[changed])
+        assert 0.85 <= powers.min() and powers.max() <= 1.15
         assert powers.max() - powers.min() < 1e-3

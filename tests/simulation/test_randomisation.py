@@ -88,6 +88,20 @@ def test_mimics_are_bright_on_dwi_but_not_labelled():
     assert np.median(case.adc[changed]) > np.median(plain.adc[changed])
 
 
+def test_phase_encode_pile_up_brightens_the_poles_on_both_b_values_and_keeps_the_adc():
+    plain = simulate_case(8, _with(), pattern="none", pose=RigidPose())
+    piled = simulate_case(8, _with(phase_encode_pile_up=1.0), pattern="none", pose=RigidPose())
+    assert piled.mimics == ("phase_encode_pile_up",) and piled.lesion.sum() == 0
+    brain = (plain.brain_mask > 0) & (plain.dwi > 0) & (piled.adc > 0)
+    ratio = piled.dwi / np.where(brain, plain.dwi, 1.0)
+    brighter = brain & (ratio > 1.2)
+    assert brighter.sum() > 100
+    y = (plain.affine @ np.vstack([np.argwhere(brighter).T, np.ones(int(brighter.sum()))]))[1]
+    assert np.mean((y > 5.0) | (y < -45.0)) > 0.95, "the bright band lies at the frontal or occipital pole"
+    adc_ratio = piled.adc[brighter] / plain.adc[brighter]
+    assert np.median(np.abs(np.log(adc_ratio))) < 0.1 < np.median(np.log(ratio[brighter]))
+
+
 def test_imperfect_skull_stripping_moves_the_border_both_ways():
     brain = np.zeros((40, 40, 40), bool)
     brain[8:32, 8:32, 8:32] = True
@@ -128,6 +142,7 @@ def test_mapping_to_the_reference_follows_the_pose():
     {"atrophy": 1.0},
     {"mimics": -1.0},
     {"regional_contrast": -0.1},
+    {"phase_encode_pile_up": 1.5},
     {"lesion_adc_reduction": (0.2, 0.95)},
     {"native_slices_mm": (6.0, 2.0)},
 ])
