@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 
 from isla_nnunet.simulation import simulate_case  # noqa: E402
 from isla_nnunet.simulation.domains import get_domain  # noqa: E402
-from isla_nnunet.simulation.randomisation import RANDOMISED, Randomisation  # noqa: E402
+from isla_nnunet.simulation.randomisation import PROBABILITY_OPTIONS, RANDOMISED, Randomisation  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO / "docs" / "images" / "simulated_cases.png"
@@ -57,6 +57,8 @@ REAL = (
 ADC_MAX_MM2_S = 3.5e-3
 # Template point (mm) in the cerebellum, where the posterior fossa's regional contrast is shown.
 POSTERIOR_FOSSA_MM = (0.0, -60.0, -35.0)
+# An axial slice through the lateral ventricles, where both poles are in view.
+POLES_MM = (0.0, -20.0, 12.0)
 
 
 @dataclass
@@ -79,14 +81,16 @@ def _to_ras(array: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, tuple[fl
 
 def randomisation_rows(seed: int = 107) -> list[Row]:
     """One row per option of the ``randomised`` preset, switched on alone (the mapping error shows
-    only once a case is mapped onto the reference grid, so it has no row)."""
+    only once a case is mapped onto the reference grid, so it has no row). An artefact drawn with a
+    probability is switched on for sure here, so its row always shows it."""
     plans = []
     for name in RANDOMISED.active():
         if name != "registration_jitter":
-            options = Randomisation(**{name: getattr(RANDOMISED, name)})
+            options = Randomisation(**{name: 1.0 if name in PROBABILITY_OPTIONS else getattr(RANDOMISED, name)})
             domain = replace(get_domain("source"), name=f"source + {name}", randomisation=options)
-            # Regional contrast acts below the tentorium, away from the lesion's slice.
-            shown_at = POSTERIOR_FOSSA_MM if name == "regional_contrast" else None
+            # Regional contrast acts below the tentorium and the pile-up at the frontal and occipital
+            # poles, both away from the lesion's slice.
+            shown_at = {"regional_contrast": POSTERIOR_FOSSA_MM, "phase_encode_pile_up": POLES_MM}.get(name)
             plans.append((seed, domain, "mixed", 30.0, shown_at))
     return simulated_rows(plans)
 

@@ -58,6 +58,8 @@ _DEFORMATION_SCALE_MM = 30.0
 _STRIP_SCALE_MM = 25.0
 # The random contrast curve's knots, in units of the brain's median DWI intensity.
 _CURVE_KNOTS = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 50.0])
+# Options whose value is the probability that a case gets the artefact at all.
+PROBABILITY_OPTIONS = ("susceptibility", "phase_encode_pile_up")
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,11 @@ class Randomisation:
                      "susceptibility", "phase_encode_pile_up", "skull_strip_error_mm"):
             if getattr(self, name) < 0:
                 raise ISLAError(f"randomisation {name} must be >= 0, got {getattr(self, name)}")
-        if self.atrophy >= 1 or self.susceptibility > 1 or self.phase_encode_pile_up > 1:
-            raise ISLAError("randomisation atrophy must be < 1, susceptibility and phase_encode_pile_up "
-                            "probabilities <= 1")
+        if self.atrophy >= 1:
+            raise ISLAError(f"randomisation atrophy must be < 1, got {self.atrophy}")
+        for name in PROBABILITY_OPTIONS:
+            if getattr(self, name) > 1:
+                raise ISLAError(f"randomisation {name} is a probability: need <= 1, got {getattr(self, name)}")
         if self.b_value is not None and self.b_value[0] <= 0:
             raise ISLAError(f"randomisation b_value range must be positive, got {self.b_value}")
         reduction = self.lesion_adc_reduction

@@ -143,6 +143,7 @@ def test_mapping_to_the_reference_follows_the_pose():
     {"mimics": -1.0},
     {"regional_contrast": -0.1},
     {"phase_encode_pile_up": 1.5},
+    {"susceptibility": 1.2},
     {"lesion_adc_reduction": (0.2, 0.95)},
     {"native_slices_mm": (6.0, 2.0)},
 ])
