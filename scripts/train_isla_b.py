@@ -37,7 +37,7 @@ Usage::
     nice python scripts/train_isla_b.py --workdir ~/isla_runs/isla_b            # about 2 h on 2 cores
     python scripts/train_isla_b.py --workdir /tmp/t --train-cases 4 --val-cases 2 --test-cases 2 --epochs 1
     nice python scripts/train_isla_b.py --workdir ~/isla_runs/ft --domains source,randomised \
-        --pretrained isla_nnunet/shipped_model/ISLATrainer_B_CPUFineTune_5epochs__ISLAPlans__3d_fullres --epochs 5
+        --pretrained isla_nnunet/shipped_model/ISLATrainer_B_CPUFineTune_10epochs__ISLAPlans__3d_fullres --epochs 5
 """
 
 from __future__ import annotations
