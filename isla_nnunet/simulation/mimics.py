@@ -158,9 +158,9 @@ def phase_encode_pile_up(brain: np.ndarray, voxel_to_mni: np.ndarray, spacing_xy
                          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Multiplicative b=0 and DWI fields of an echo-planar pile-up at the frontal and/or occipital pole.
 
-    A band under the brain's surface (e-folding depth 1.5-4 mm) is raised by x1.3-2.0 at the
-    surface, patchy along it (a smooth texture), at the frontal end, the occipital end or both,
-    fading over ~10 mm towards the centre. The DWI field is the b=0 field to a power in
+    A band under the brain's surface (e-folding depth 1.5-4 mm) is raised at the surface by x1.3-2.0
+    on average, patchy along it (times a smooth texture of mean 1 and s.d. 0.5, cut at 0), at the
+    frontal end, the occipital end or both, fading over ~10 mm towards the centre. The DWI field is the b=0 field to a power in
     [0.85, 1.15]: the displacement hits both b-values alike, so the ADC barely moves.
 
     Args:
