@@ -194,15 +194,16 @@ def simulate_case(
         s0_factor, adc_factor = s0_factor * found.s0_factor, adc_factor * found.adc_factor
         mimic_kinds = found.kinds
     clean = anatomy.diffusion_images(fractions, acquisition.b_value, tissues, adc_factor, s0_factor)
-    if options.susceptibility > 0 and drawn["susceptibility"].random() < options.susceptibility:
-        s0_field, dwi_field = mimics.susceptibility_fields(grid.shape_xyz, voxel_to_mni, drawn["susceptibility"])
-        clean = replace(clean, s0=clean.s0 * s0_field, dwi=clean.dwi * dwi_field)
-        mimic_kinds += ("susceptibility",)
-    if options.phase_encode_pile_up > 0 and drawn["phase_encode_pile_up"].random() < options.phase_encode_pile_up:
-        s0_field, dwi_field = mimics.phase_encode_pile_up(brain, voxel_to_mni, grid.spacing_xyz,
-                                                          drawn["phase_encode_pile_up"])
-        clean = replace(clean, s0=clean.s0 * s0_field, dwi=clean.dwi * dwi_field)
-        mimic_kinds += ("phase_encode_pile_up",)
+    artefact_fields = {
+        "susceptibility": lambda rng: mimics.susceptibility_fields(grid.shape_xyz, voxel_to_mni, rng),
+        "phase_encode_pile_up": lambda rng: mimics.phase_encode_pile_up(brain, voxel_to_mni, grid.spacing_xyz, rng),
+    }
+    for name in randomisation.PROBABILITY_OPTIONS:
+        probability = getattr(options, name)
+        if probability > 0 and drawn[name].random() < probability:
+            s0_field, dwi_field = artefact_fields[name](drawn[name])
+            clean = replace(clean, s0=clean.s0 * s0_field, dwi=clean.dwi * dwi_field)
+            mimic_kinds += (name,)
     curve = None
     if options.contrast_curve > 0:
         curve = randomisation.contrast_curve(options.contrast_curve, drawn["contrast_curve"])

@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, special
 
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.simulation.anatomy import smooth_texture, template_coordinates
@@ -59,14 +59,13 @@ _SUSCEPTIBILITY_SITES = {
     "posterior_fossa": ((10.0, 40.0), (-70.0, -40.0), (-50.0, -28.0)),
 }
 _MIRRORED_SITES = ("temporal", "temporal_pole", "posterior_fossa")
-# Phase-encoding pile-up: the band's depth below the brain's surface (mm, e-folding), how far the
-# frontal and occipital ends reach towards the centre (template y, mm; ~10 mm soft edge), and how
-# much the band raises the signal at the surface.
+# Phase-encoding pile-up: the band's depth below the brain's surface (mm, e-folding); per pole, the
+# template y (mm) where its reach starts and the direction towards the pole; the logistic scale of
+# the reach's edge (2.5 mm: 10% to 90% over ~11 mm); how much the band raises the signal at the surface.
 _PILE_UP_DEPTH_MM = (1.5, 4.0)
-_PILE_UP_FRONTAL_Y_MM = (15.0, 40.0)
-_PILE_UP_OCCIPITAL_Y_MM = (-80.0, -55.0)
+_PILE_UP_POLES = {"frontal": ((15.0, 40.0), 1.0), "occipital": ((-80.0, -55.0), -1.0)}
+_PILE_UP_EDGE_MM = 2.5
 _PILE_UP_GAIN = (0.3, 1.0)
-_PILE_UP_EDGE_MM = 10.0
 
 
 @dataclass(frozen=True)
@@ -160,8 +159,9 @@ def phase_encode_pile_up(brain: np.ndarray, voxel_to_mni: np.ndarray, spacing_xy
 
     A band under the brain's surface (e-folding depth 1.5-4 mm) is raised at the surface by x1.3-2.0
     on average, patchy along it (times a smooth texture of mean 1 and s.d. 0.5, cut at 0), at the
-    frontal end, the occipital end or both, fading over ~10 mm towards the centre. The DWI field is the b=0 field to a power in
-    [0.85, 1.15]: the displacement hits both b-values alike, so the ADC barely moves.
+    frontal end, the occipital end or both, fading over ~10 mm towards the centre. The DWI field is
+    the b=0 field to a power in [0.85, 1.15]: the displacement hits both b-values alike, so the ADC
+    barely moves.
 
     Args:
         brain: the brain mask (bool, grid shape) whose surface the band follows.
@@ -175,14 +175,12 @@ def phase_encode_pile_up(brain: np.ndarray, voxel_to_mni: np.ndarray, spacing_xy
     depth = ndimage.distance_transform_edt(brain, sampling=spacing_xyz).astype(np.float32)
     band = np.where(brain, np.exp(-depth / np.float32(rng.uniform(*_PILE_UP_DEPTH_MM))), 0.0).astype(np.float32)
     y = template_coordinates(brain.shape, voxel_to_mni)[1]
-    ends = [("frontal", "occipital"), ("frontal",), ("occipital",)][int(rng.integers(3))]
+    poles = [("frontal", "occipital"), ("frontal",), ("occipital",)][int(rng.integers(3))]
     reach = np.zeros(brain.shape, np.float32)
-    if "frontal" in ends:
-        start = np.float32(rng.uniform(*_PILE_UP_FRONTAL_Y_MM))
-        reach = np.maximum(reach, 1.0 / (1.0 + np.exp((start - y) / np.float32(_PILE_UP_EDGE_MM / 4))))
-    if "occipital" in ends:
-        start = np.float32(rng.uniform(*_PILE_UP_OCCIPITAL_Y_MM))
-        reach = np.maximum(reach, 1.0 / (1.0 + np.exp((y - start) / np.float32(_PILE_UP_EDGE_MM / 4))))
+    for pole in poles:
+        starts, towards_pole = _PILE_UP_POLES[pole]
+        start = np.float32(rng.uniform(*starts))
+        reach = np.maximum(reach, special.expit(np.float32(towards_pole) * (y - start) / np.float32(_PILE_UP_EDGE_MM)))
     patches = np.clip(1.0 + 0.5 * smooth_texture(brain.shape, spacing_xyz, rng, scale_mm=15.0), 0.0, None)
     s0_field = 1.0 + np.float32(rng.uniform(*_PILE_UP_GAIN)) * band * reach * patches.astype(np.float32)
     dwi_field = s0_field ** np.float32(rng.uniform(0.85, 1.15))
