@@ -19,8 +19,9 @@ def _case(dwi: sitk.Image) -> NativeCase:
     return NativeCase("synthetic", dwi, dwi, None, 1e-6, "file")
 
 
-def _with_head(images, seed=0) -> sitk.Image:
-    """Add dark skull (noise) and a dim scalp shell around the brain, as an unstripped b1000 trace shows."""
+def _with_head(images, seed=0, scalp=0.15) -> sitk.Image:
+    """Add dark skull (noise) and a scalp shell (``scalp`` x the brain's median) around the brain, as an
+    unstripped b1000 trace shows; the background stays exactly 0, as many scanners write it."""
     brain = sitk.Cast(images["brain"], sitk.sitkUInt8)
     radius = [max(1, int(round(12.0 / s))) for s in brain.GetSpacing()]
     head = sitk.GetArrayFromImage(sitk.BinaryDilate(brain, radius)) > 0
@@ -28,8 +29,7 @@ def _with_head(images, seed=0) -> sitk.Image:
     dwi = sitk.GetArrayFromImage(images["dwi"])
     level = np.median(dwi[dwi > 0])
     rng = np.random.default_rng(seed)
-    scalp = head & ~skull
-    dwi = dwi + scalp * level * 0.15 * (1 + 0.3 * rng.standard_normal(dwi.shape))
+    dwi = dwi + (head & ~skull) * level * scalp * (1 + 0.3 * rng.standard_normal(dwi.shape))
     dwi = dwi + (skull & ~(dwi > 0)) * level * 0.02 * (1 + rng.random(dwi.shape))
     out = sitk.GetImageFromArray(np.clip(dwi, 0, None).astype(np.float32))
     out.CopyInformation(images["dwi"])
@@ -53,8 +53,10 @@ def test_stripped_input_detected_and_kept(images):
     assert _dice(sitk.GetArrayFromImage(mask), sitk.GetArrayFromImage(images["brain"])) > 0.97
 
 
-def test_head_detected_and_template_method_finds_the_brain(images):
-    case = _case(_with_head(images))
+@pytest.mark.parametrize("scalp", [0.15, 0.45])
+def test_head_detected_and_template_method_finds_the_brain(images, scalp):
+    # 0.45: a scalp bright enough that its edge looks like cut cortex; the dark skull beneath gives it away.
+    case = _case(_with_head(images, scalp=scalp))
     assert not is_skull_stripped(case.dwi) and resolve_method(case, "auto") == "template"
     mask = extract_brain(case, "auto")
     assert _dice(sitk.GetArrayFromImage(mask), sitk.GetArrayFromImage(images["brain"])) > 0.85
@@ -109,3 +111,14 @@ def test_real_soop_head_gets_the_template_method(soop):
 
 def test_real_isles_is_detected_as_stripped(isles):
     assert isles.method == "stripped"
+
+
+@pytest.mark.parametrize("domain, stripped", [("source", True), ("isles22-like", True), ("soop-like", False)])
+def test_simulated_heads_and_stripped_brains_told_apart(domain, stripped):
+    from isla_nnunet.simulation import simulate_case
+
+    case = simulate_case(11, domain, pattern="none")
+    assert case.acquisition.skull_stripped is stripped
+    dwi = sitk.GetImageFromArray(np.ascontiguousarray(case.dwi.transpose(2, 1, 0)).astype(np.float32))
+    dwi.SetSpacing([float(v) for v in np.linalg.norm(case.affine[:3, :3], axis=0)])
+    assert is_skull_stripped(dwi) is stripped
