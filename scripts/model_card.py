@@ -101,6 +101,7 @@ def renumbered(stage: dict) -> dict:
 def main() -> None:
     args = parse_args()
     import torch
+    from train_isla_b import code_commit  # beside this script
 
     from isla_nnunet.prediction import model_card
     from isla_nnunet.prediction.model_card import REAL_CASE_FILES
@@ -158,6 +159,8 @@ def main() -> None:
         "test": {k: results["test"][k] for k in ("cases", "median_dice", "median_lesion_f1")} if "test" in results
         else {},
         "machine": args.machine, "date": datetime.date.today().isoformat(),
+        # The prediction pipeline (brain extraction, registration) moves the figures as much as the weights.
+        **({"prediction_commit": predicted_by} if (predicted_by := code_commit()) else {}),
         "command": "python scripts/model_card.py --run RUN --workdir CARD "
                    f"--cases {args.cases} --seed {args.seed}",
         "software": {"python": platform.python_version(), "torch": torch.__version__},

@@ -192,7 +192,8 @@ def render(figures: dict) -> str:
         "",
         "## Measured figures",
         f"Measured on {figures['date']} on {figures['machine']} with `{figures['command']}` "
-        "(ISLES'22 metrics, `isla evaluate`; predictions through `isla predict`, native space).",
+        + (f"at commit `{figures['prediction_commit']}` " if figures.get("prediction_commit") else "")
+        + "(ISLES'22 metrics, `isla evaluate`; predictions through `isla predict`, native space).",
         "",
         "Real cases (`../shared/data`):",
         "",

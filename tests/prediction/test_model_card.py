@@ -122,3 +122,11 @@ def test_card_splits_the_errors_by_region_when_measured():
     text = render({**figures, "real": {"soop_sub-3": row}})
     assert ("(recall 0.250). By region (error_regions.py): false positives 3.0 ml in the posterior fossa "
             "(cerebellum, brainstem) and 2.0 ml above the tentorium; missed 6.0 ml and 0.0 ml.") in text
+
+
+def test_card_names_the_commit_that_predicted_when_recorded():
+    figures = json.loads((SHIPPED_ROOT / FIGURES_FILE).read_text())
+    recorded = render({**figures, "prediction_commit": "0123456789ab"})
+    assert "--seed 7919` at commit `0123456789ab` (ISLES'22 metrics" in recorded
+    unrecorded = render({k: v for k, v in figures.items() if k != "prediction_commit"})
+    assert "at commit" not in unrecorded.split("## Measured figures")[1].split("\n")[1]
