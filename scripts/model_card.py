@@ -110,6 +110,9 @@ def main() -> None:
     from isla_nnunet.simulation import write_native_cases
     from isla_nnunet.simulation.domains import get_domain
 
+    # The prediction pipeline (brain extraction, registration) moves the figures as much as the weights;
+    # taken before packing, which changes the checkout.
+    predicted_by = code_commit()
     results = json.loads((args.run / "results.json").read_text())
     training = results["training"]
     # Read before packing: packing the new model into the shipped folder replaces the figures beside it.
@@ -159,8 +162,7 @@ def main() -> None:
         "test": {k: results["test"][k] for k in ("cases", "median_dice", "median_lesion_f1")} if "test" in results
         else {},
         "machine": args.machine, "date": datetime.date.today().isoformat(),
-        # The prediction pipeline (brain extraction, registration) moves the figures as much as the weights.
-        **({"prediction_commit": predicted_by} if (predicted_by := code_commit()) else {}),
+        **({"prediction_commit": predicted_by} if predicted_by else {}),
         "command": "python scripts/model_card.py --run RUN --workdir CARD "
                    f"--cases {args.cases} --seed {args.seed}",
         "software": {"python": platform.python_version(), "torch": torch.__version__},
