@@ -4,8 +4,9 @@ The demo does what a user does with a fresh installation: ``isla predict`` witho
 the package, :mod:`isla_nnunet.prediction.shipped`) on native DWI/ADC files. It simulates one case on a
 native grid (a 20 ml infarct in the simulator's ``source`` domain, the one the model was trained on),
 predicts it and scores the mask against the simulated truth; when the real cases of ``--data`` are
-there it does the same for SOOP sub-3 against its expert mask. Each prediction is skipped when its report exists, so a
-second run predicts nothing again. The training walkthrough (simulate, plan, train, ensemble) is ``isla demo
+there it does the same for SOOP sub-3 against its expert mask. Each prediction is skipped when its report exists
+and names the same weights, so a second run predicts nothing again, and a run after the shipped model
+changed predicts everything again. The training walkthrough (simulate, plan, train, ensemble) is ``isla demo
 --train`` (:mod:`isla_nnunet.demo`).
 
 Example (about a minute on a 2-core CPU)::
@@ -44,8 +45,12 @@ class DemoCase:
         return [self.summary,
                 f"  against the {self.name} truth: Dice {s['dice']:.3f}, lesion-wise F1 {s['lesion_f1']:.3f}, "
                 f"{s['pred_volume_ml']:.1f} ml predicted for {s['gt_volume_ml']:.1f} ml "
-                f"({int(s['pred_lesions'])} lesions for {int(s['gt_lesions'])})",
+                f"({_count(s['pred_lesions'], 'lesion')} for {int(s['gt_lesions'])})",
                 f"  report: {self.outdir / 'report.json'}   picture: {self.outdir / 'qc.png'}"]
+
+
+def _count(number: float, noun: str) -> str:
+    return f"{int(number)} {noun}{'' if int(number) == 1 else 's'}"
 
 
 def run_shipped_demo(workdir: str | os.PathLike, data: str | os.PathLike | None = None, seed: int = 0,
@@ -90,17 +95,25 @@ def run_shipped_demo(workdir: str | os.PathLike, data: str | os.PathLike | None 
 
 def predict_and_score(models, name: str, dwi: Path, adc: Path, truth: Path, outdir: Path,
                       echo: Callable[[str], None] = print) -> DemoCase:
-    """``isla predict``'s pipeline on one case (skipped when ``outdir`` holds its report), scored against
-    ``truth`` with ``isla evaluate``'s metrics."""
+    """``isla predict``'s pipeline on one case (skipped when ``outdir`` holds the report of these
+    ``models``' weights), scored against ``truth`` with ``isla evaluate``'s metrics."""
     from isla_nnunet.conversion import CaseSpec
     from isla_nnunet.prediction.pipeline import PredictionSettings, predict_case
 
-    if not (outdir / "report.json").exists():
+    if not _predicted_by(outdir / "report.json", models):
         echo(f"isla predict on the {name} scan ...")
         # predict_case publishes outdir only when complete; overwrite lets a rerun replace a leftover empty one.
         predict_case(CaseSpec(name, os.fspath(dwi), adc=os.fspath(adc), role="test"), models, outdir,
                      PredictionSettings(overwrite=True))
     return _scored(name, outdir, truth)
+
+
+def _predicted_by(report: Path, models) -> bool:
+    """Whether ``report`` exists and records the weights of ``models``, member by member."""
+    if not report.exists():
+        return False
+    recorded = json.loads(report.read_text(encoding="utf-8")).get("models", [])
+    return [m.get("weights_sha256") for m in recorded] == [list(m.weights_sha256) for m in models]
 
 
 def _scored(name: str, outdir: Path, mask: Path) -> DemoCase:

@@ -52,6 +52,10 @@ class ModelInfo:
     symmetric_channels: bool = False
     patch_model: bool = False
 
+    def checkpoint_files(self) -> list[Path]:
+        """The checkpoint of every fold used, in fold order."""
+        return [self.folder / f"fold_{fold}" / self.checkpoint for fold in self.folds]
+
     def to_dict(self) -> dict:
         return {"name": self.name, "source": os.fspath(self.source), "folds": list(self.folds),
                 "checkpoint": self.checkpoint, "symmetric_channels": self.symmetric_channels}

@@ -46,7 +46,7 @@ from isla_nnunet.prediction.dense_patches import PAPER_STEP_ZYX, dense_patch_pro
 from isla_nnunet.prediction.model_checks import DEFAULT_CHECKPOINT, ModelInfo, check_configuration, check_model_folder
 from isla_nnunet.prediction.model_zip import unpack_model_zip
 from isla_nnunet.prediction.predictor import initialize_predictor
-from isla_nnunet.prediction.shipped import is_shipped
+from isla_nnunet.prediction.shipped import is_shipped, sha256
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -94,6 +94,8 @@ class LoadedModel:
             sliding window (ISLA's whole-volume models).
         postprocessing: the model's own threshold and minimum lesion size (``postprocessing.json``),
             None for ISLA's p > 0.5.
+        weights_sha256: SHA-256 of each fold's checkpoint file, in fold order: which weights predicted
+            (a folder's name stays when its weights are retrained or replaced).
     """
 
     info: ModelInfo
@@ -103,6 +105,7 @@ class LoadedModel:
     lesion_channel: int
     dense_step: tuple[int, int, int] | None = None
     postprocessing: PostProcessing | None = None
+    weights_sha256: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -119,7 +122,7 @@ class LoadedModel:
         postprocessing = {**asdict(self.postprocessing), "file": POSTPROCESSING_FILE} if self.postprocessing else None
         return {**self.info.to_dict(), "shipped": is_shipped(self.info.source), "trainer": self.trainer,
                 "configuration": self.configuration, "plans": self.predictor.plans_manager.plans_name,
-                "inference": inference, "postprocessing": postprocessing}
+                "inference": inference, "postprocessing": postprocessing, "weights_sha256": list(self.weights_sha256)}
 
     def lesion_probability(self, channels: np.ndarray) -> np.ndarray:
         """Lesion probability on the reference grid, the network applied to the whole reference frame.
@@ -265,7 +268,8 @@ def load_model(info: ModelInfo, device, tta: bool = False, precision: str | None
     return LoadedModel(info, predictor, predictor.trainer_name, name,
                        list(label_manager.all_labels).index(LABELS["lesion"]),
                        dense_step=check_patch_step(patch_step) if info.patch_model else None,
-                       postprocessing=postprocessing)
+                       postprocessing=postprocessing,
+                       weights_sha256=tuple(sha256(path) for path in info.checkpoint_files()))
 
 
 @dataclass
