@@ -45,12 +45,9 @@ class DemoCase:
         return [self.summary,
                 f"  against the {self.name} truth: Dice {s['dice']:.3f}, lesion-wise F1 {s['lesion_f1']:.3f}, "
                 f"{s['pred_volume_ml']:.1f} ml predicted for {s['gt_volume_ml']:.1f} ml "
-                f"({_count(s['pred_lesions'], 'lesion')} for {int(s['gt_lesions'])})",
+                f"({int(s['pred_lesions'])} lesion{'' if int(s['pred_lesions']) == 1 else 's'} "
+                f"for {int(s['gt_lesions'])})",
                 f"  report: {self.outdir / 'report.json'}   picture: {self.outdir / 'qc.png'}"]
-
-
-def _count(number: float, noun: str) -> str:
-    return f"{int(number)} {noun}{'' if int(number) == 1 else 's'}"
 
 
 def run_shipped_demo(workdir: str | os.PathLike, data: str | os.PathLike | None = None, seed: int = 0,
@@ -99,21 +96,14 @@ def predict_and_score(models, name: str, dwi: Path, adc: Path, truth: Path, outd
     ``models``' weights), scored against ``truth`` with ``isla evaluate``'s metrics."""
     from isla_nnunet.conversion import CaseSpec
     from isla_nnunet.prediction.pipeline import PredictionSettings, predict_case
+    from isla_nnunet.prediction.report import predicted_by
 
-    if not _predicted_by(outdir / "report.json", models):
+    if not predicted_by(outdir / "report.json", models):
         echo(f"isla predict on the {name} scan ...")
         # predict_case publishes outdir only when complete; overwrite lets a rerun replace a leftover empty one.
         predict_case(CaseSpec(name, os.fspath(dwi), adc=os.fspath(adc), role="test"), models, outdir,
                      PredictionSettings(overwrite=True))
     return _scored(name, outdir, truth)
-
-
-def _predicted_by(report: Path, models) -> bool:
-    """Whether ``report`` exists and records the weights of ``models``, member by member."""
-    if not report.exists():
-        return False
-    recorded = json.loads(report.read_text(encoding="utf-8")).get("models", [])
-    return [m.get("weights_sha256") for m in recorded] == [list(m.weights_sha256) for m in models]
 
 
 def _scored(name: str, outdir: Path, mask: Path) -> DemoCase:

@@ -10,7 +10,7 @@ majority vote, otherwise the mean probability); ``shipped`` names the shipped mo
 from native DWI/ADC to the native-space mask exactly as ``isla predict`` does, and is scored with
 ``isla evaluate``'s metrics (Dice, lesion-wise F1, absolute volume difference, HD95). Per-case figures,
 medians and seconds per case go to ``WORKDIR/comparison.json``, a markdown table to stdout. Finished
-cases are reused, so an interrupted comparison continues.
+cases whose report names the same weights are reused, so an interrupted comparison continues.
 
 Usage::
 
@@ -106,6 +106,7 @@ def main() -> int:
     from isla_nnunet.io.atomic import write_text_atomic
     from isla_nnunet.prediction.models import ModelSet
     from isla_nnunet.prediction.pipeline import PredictionSettings, predict_case
+    from isla_nnunet.prediction.report import predicted_by
 
     arms = [parse_arm(a) for a in args.arm]
     held_out = cases(args)
@@ -117,7 +118,7 @@ def main() -> int:
             for case, dwi, adc, truth in held_out:
                 out = args.workdir / "predicted" / name / case
                 seconds = None
-                if not (out / "report.json").exists():
+                if not predicted_by(out / "report.json", models):  # an arm's name may be reused for new weights
                     start = time.perf_counter()
                     predict_case(CaseSpec(case.replace("/", "_"), os.fspath(dwi), adc=os.fspath(adc), role="test"),
                                  models, out, PredictionSettings(ensemble=method, overwrite=True))

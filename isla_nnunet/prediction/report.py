@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import json
 import os
 import platform
 from collections.abc import Sequence
@@ -268,3 +269,15 @@ def summary_line(case_id: str, lesion_totals: dict, brain_volume_ml: float, n_mo
 def registration_failed(registration: dict | None) -> bool:
     """Whether a report's registration entry says the QC failed."""
     return bool((registration or {}).get("qc_flagged", False))
+
+
+def predicted_by(report: str | os.PathLike, models: Sequence) -> bool:
+    """Whether ``report`` (a report.json) exists and records the weights of ``models`` (loaded models with
+    ``weights_sha256``), member by member: a finished case can be reused only then, since a model
+    folder keeps its name when its weights are retrained or replaced. An unreadable report counts as
+    not made by them."""
+    try:
+        recorded = json.loads(Path(report).read_text(encoding="utf-8")).get("models", [])
+    except (OSError, ValueError, AttributeError):
+        return False
+    return [m.get("weights_sha256") for m in recorded] == [list(m.weights_sha256) for m in models]

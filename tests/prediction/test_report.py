@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from isla_nnunet.prediction.report import (
     lesion_summary,
     lesion_table,
     lesions_csv,
+    predicted_by,
     stroke_pattern,
     summary_line,
 )
@@ -123,3 +126,23 @@ def test_summary_line_grammar():
         "brain 1200 ml, the shipped model in 3.2 s -> o")
     # An ensemble that includes the shipped model is still an ensemble.
     assert ", 2 models (vote) in" in summary_line("c", one, 1200.4, 2, "vote", 3.25, "o", shipped=True)
+
+
+_A, _B = SimpleNamespace(weights_sha256=("a0", "a1")), SimpleNamespace(weights_sha256=("b0",))
+
+
+@pytest.mark.parametrize("content, models, reusable", [
+    (None, [_A], False),                                                                # no report yet
+    ("{not json", [_A], False),                                                         # torn or edited
+    ('["a list"]', [_A], False),                                                        # not a report
+    (json.dumps({"models": [{"name": "m"}]}), [_A], False),                             # before weights were recorded
+    (json.dumps({"models": [{"weights_sha256": ["a0", "a1"]}]}), [_A], True),
+    (json.dumps({"models": [{"weights_sha256": ["a0", "aX"]}]}), [_A], False),          # one fold retrained
+    (json.dumps({"models": [{"weights_sha256": ["a0", "a1"]}]}), [_A, _B], False),      # another ensemble
+    (json.dumps({"models": [{"weights_sha256": ["b0"]}, {"weights_sha256": ["a0", "a1"]}]}), [_A, _B], False),
+])
+def test_a_report_is_reused_only_for_the_weights_that_made_it(tmp_path, content, models, reusable):
+    report = tmp_path / "report.json"
+    if content is not None:
+        report.write_text(content)
+    assert predicted_by(report, models) is reusable
