@@ -9,7 +9,7 @@ and names the same weights, so a second run predicts nothing again, and a run af
 changed predicts everything again. The training walkthrough (simulate, plan, train, ensemble) is ``isla demo
 --train`` (:mod:`isla_nnunet.demo`).
 
-Example (about a minute on a 2-core CPU)::
+Example (about 20 s on a 2-core CPU, docs/benchmarks.md "The demo")::
 
     isla demo --workdir isla_demo
 """

@@ -112,7 +112,7 @@ def main() -> None:
 
     # The prediction pipeline (brain extraction, registration) moves the figures as much as the weights;
     # taken before packing, which changes the checkout.
-    predicted_by = code_commit()
+    prediction_commit = code_commit()
     results = json.loads((args.run / "results.json").read_text())
     training = results["training"]
     # Read before packing: packing the new model into the shipped folder replaces the figures beside it.
@@ -162,7 +162,7 @@ def main() -> None:
         "test": {k: results["test"][k] for k in ("cases", "median_dice", "median_lesion_f1")} if "test" in results
         else {},
         "machine": args.machine, "date": datetime.date.today().isoformat(),
-        **({"prediction_commit": predicted_by} if predicted_by else {}),
+        **({"prediction_commit": prediction_commit} if prediction_commit else {}),
         "command": "python scripts/model_card.py --run RUN --workdir CARD "
                    f"--cases {args.cases} --seed {args.seed}",
         "software": {"python": platform.python_version(), "torch": torch.__version__},
