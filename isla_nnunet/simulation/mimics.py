@@ -7,7 +7,9 @@
   T2; bright on ADC, iso- or hypo-intense on DWI.
 - *Susceptibility artefacts*: echo-planar DWI piles signal up (bright) and drops it out (dark) next to
   air and bone at the skull base (frontal sinuses, temporal poles and bones, petrous bones). Both
-  b-values are hit, not quite equally, so the ADC there is off too.
+  b-values are hit, not quite equally, so the ADC there is off too. The air-bone interfaces come in
+  pairs (both petrous bones, both middle cranial fossae), so one scan often shows the artefact on both
+  sides, unequal with head tilt and shimming, and at more than one site.
 - *Phase-encoding pile-up*: echo-planar images are distorted along the phase-encoding axis
   (anterior-posterior in axial stroke protocols), where field inhomogeneity compresses signal
   into a bright band at the brain's surface, mostly at the frontal and occipital poles (Jezzard and
@@ -59,6 +61,8 @@ _SUSCEPTIBILITY_SITES = {
     "posterior_fossa": ((10.0, 40.0), (-70.0, -40.0), (-50.0, -28.0)),
 }
 _MIRRORED_SITES = ("temporal", "temporal_pole", "posterior_fossa")
+# How often a paired (lateral) site shows the artefact on both sides.
+_BILATERAL = 0.6
 # Phase-encoding pile-up: the band's depth below the brain's surface (mm, e-folding); per pole, the
 # template y (mm) where its reach starts and the direction towards the pole; the logistic scale of
 # the reach's edge (2.5 mm: 10% to 90% over ~11 mm); how much the band raises the signal at the surface.
@@ -130,25 +134,35 @@ def susceptibility_fields(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Multiplicative artefact fields for the b=0 and the diffusion-weighted signal.
 
-    One site is drawn; a pile-up lobe (x 1.5-4) sits next to a drop-out lobe (x 0.2-0.7) about
-    10 mm below it. The diffusion-weighted image gets the b=0 field raised to a power in [0.7, 1.3],
-    so the computed ADC is disturbed there as well.
+    One to three sites are drawn (1 + Binomial(2, 0.35)); at each, a pile-up lobe (x 1.5-4) sits next to
+    a drop-out lobe (x 0.2-0.7) about 10 mm below it. A lateral site is hit on one side or, with
+    probability ``_BILATERAL``, on both, the second side with its own lobe size and 0.4-1.0 of the
+    first side's pile-up. The diffusion-weighted image gets the b=0 field raised to one power in
+    [0.7, 1.3], so the computed ADC is disturbed there as well.
     """
-    site = list(_SUSCEPTIBILITY_SITES)[int(rng.integers(len(_SUSCEPTIBILITY_SITES)))]
-    box = np.array(_SUSCEPTIBILITY_SITES[site])
-    centre = rng.uniform(box[:, 0], box[:, 1])
-    if site in _MIRRORED_SITES and rng.random() < 0.5:
-        centre[0] = -centre[0]
     coords = template_coordinates(shape, voxel_to_mni)
 
     def lobe(where, sigma):
         distance = sum(((c - np.float32(w)) / np.float32(s)) ** 2 for c, w, s in zip(coords, where, sigma, strict=True))
         return np.exp(-0.5 * distance).astype(np.float32)
 
-    sigma = rng.uniform(5.0, 12.0, 3)
-    pile_up = np.float32(rng.uniform(0.5, 3.0)) * lobe(centre, sigma)
-    drop_out = np.float32(rng.uniform(0.3, 0.8)) * lobe(centre - np.array([0.0, 0.0, 10.0]), sigma)
-    s0_field = (1.0 + pile_up) * (1.0 - drop_out)
+    def artefact(centre, strength):
+        sigma = rng.uniform(5.0, 12.0, 3)
+        pile_up = np.float32(strength) * lobe(centre, sigma)
+        drop_out = np.float32(rng.uniform(0.3, 0.8)) * lobe(centre - np.array([0.0, 0.0, 10.0]), sigma)
+        return (1.0 + pile_up) * (1.0 - drop_out)
+
+    s0_field = np.ones(shape, np.float32)
+    for _ in range(1 + int(rng.binomial(2, 0.35))):
+        site = list(_SUSCEPTIBILITY_SITES)[int(rng.integers(len(_SUSCEPTIBILITY_SITES)))]
+        box = np.array(_SUSCEPTIBILITY_SITES[site])
+        centre = rng.uniform(box[:, 0], box[:, 1])
+        strength = rng.uniform(0.5, 3.0)
+        if site in _MIRRORED_SITES and rng.random() < 0.5:
+            centre[0] = -centre[0]
+        s0_field *= artefact(centre, strength)
+        if site in _MIRRORED_SITES and rng.random() < _BILATERAL:
+            s0_field *= artefact(centre * np.array([-1.0, 1.0, 1.0]), strength * rng.uniform(0.4, 1.0))
     dwi_field = s0_field ** np.float32(rng.uniform(0.7, 1.3))
     return s0_field.astype(np.float32), dwi_field.astype(np.float32)
 

@@ -53,6 +53,22 @@ def test_every_site_is_drawn_and_the_pile_up_sits_at_the_skull_base(drawn):
     assert sites == set(_SUSCEPTIBILITY_SITES) and sides == {-1.0, 1.0}
 
 
+def _lateral_pile_up_sides(s0_field):
+    """Sides (-1, +1) whose paired skull-base sites hold a pile-up (x >= 1.2) away from the midline."""
+    x_mm = ORIGIN[0] + SPACING * np.arange(SHAPE[0])
+    raised = (s0_field > 1.2).any(axis=(1, 2))
+    return {side for side in (-1.0, 1.0) if raised[side * x_mm > 20.0].any()}
+
+
+def test_paired_sites_are_often_hit_on_both_sides_and_scans_often_at_several_sites(drawn):
+    both_sides = sum(_lateral_pile_up_sides(s0) == {-1.0, 1.0} for s0, _ in drawn)
+    one_side = sum(len(_lateral_pile_up_sides(s0)) == 1 for s0, _ in drawn)
+    several = sum(ndimage.label(s0 > 1.2)[1] > 1 for s0, _ in drawn)
+    # 24 draws: bilateral in ~45% of them (paired site x 0.6, or two sites on opposite sides)
+    assert both_sides >= 5 and one_side >= 3, (both_sides, one_side)
+    assert several >= 6, several
+
+
 def test_posterior_fossa_artefacts_lie_below_the_tentorium_and_behind_the_temporal_bones(drawn):
     peaks = [_peak_mm(s0) for s0, _ in drawn if _site_of(_peak_mm(s0))[0] == "posterior_fossa"]
     assert peaks
