@@ -91,18 +91,19 @@ def run_shipped_demo(workdir: str | os.PathLike, data: str | os.PathLike | None 
 
 
 def predict_and_score(models, name: str, dwi: Path, adc: Path, truth: Path, outdir: Path,
-                      echo: Callable[[str], None] = print) -> DemoCase:
-    """``isla predict``'s pipeline on one case (skipped when ``outdir`` holds the report of these
-    ``models``' weights), scored against ``truth`` with ``isla evaluate``'s metrics."""
+                      echo: Callable[[str], None] = print, adc_check: bool = False) -> DemoCase:
+    """``isla predict``'s pipeline on one case, with ``--adc-check`` when ``adc_check`` (skipped when
+    ``outdir`` holds the report of these ``models``' weights and settings), scored against ``truth`` with
+    ``isla evaluate``'s metrics."""
     from isla_nnunet.conversion import CaseSpec
     from isla_nnunet.prediction.pipeline import PredictionSettings, predict_case
     from isla_nnunet.prediction.report import predicted_by
 
-    if not predicted_by(outdir / "report.json", models):
+    if not predicted_by(outdir / "report.json", models, adc_check=adc_check):
         echo(f"isla predict on the {name} scan ...")
         # predict_case publishes outdir only when complete; overwrite lets a rerun replace a leftover empty one.
         predict_case(CaseSpec(name, os.fspath(dwi), adc=os.fspath(adc), role="test"), models, outdir,
-                     PredictionSettings(overwrite=True))
+                     PredictionSettings(overwrite=True, adc_check=adc_check))
     return _scored(name, outdir, truth)
 
 

@@ -50,6 +50,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--lesion-cases-only", action="store_true",
                         help="leave out simulated cases without a lesion (e.g. when comparing patch steps: an "
                              "empty truth scores Dice 1 at any step and the case costs the most time)")
+    parser.add_argument("--adc-check", action="store_true",
+                        help="every arm predicts with isla predict --adc-check; name the arms apart")
+    parser.add_argument("--tta", action="store_true",
+                        help="every arm predicts with test-time mirroring (isla predict --tta); name the arms apart")
     return parser.parse_args()
 
 
@@ -114,14 +118,15 @@ def main() -> int:
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
     for name, folders, method in arms:
         rows = []
-        with ModelSet.load(folders, device="cpu", patch_step=args.patch_step) as models:
+        with ModelSet.load(folders, device="cpu", tta=args.tta, patch_step=args.patch_step) as models:
             for case, dwi, adc, truth in held_out:
                 out = args.workdir / "predicted" / name / case
                 seconds = None
-                if not predicted_by(out / "report.json", models):  # an arm's name may be reused for new weights
+                if not predicted_by(out / "report.json", models, tta=args.tta, adc_check=args.adc_check):
                     start = time.perf_counter()
+                    settings = PredictionSettings(ensemble=method, overwrite=True, adc_check=args.adc_check)
                     predict_case(CaseSpec(case.replace("/", "_"), os.fspath(dwi), adc=os.fspath(adc), role="test"),
-                                 models, out, PredictionSettings(ensemble=method, overwrite=True))
+                                 models, out, settings)
                     seconds = time.perf_counter() - start
                 report = json.loads((out / "report.json").read_text())
                 scores = evaluate_files(out / "lesion_mask.nii.gz", truth)
@@ -131,8 +136,9 @@ def main() -> int:
         groups = {"real": [r for r in rows if "/" not in r["case"]]}
         for domain in args.domains.split(","):
             groups[domain] = [r for r in rows if r["case"].startswith(f"{domain}/")]
-        results[name] = {"models": folders, "ensemble": method, "patch_step_zyx": list(args.patch_step),
-                         "per_case": rows, "summary": {g: summary(r) for g, r in groups.items() if r}}
+        results[name] = {"models": folders, "ensemble": method, "tta": args.tta, "adc_check": args.adc_check,
+                         "patch_step_zyx": list(args.patch_step), "per_case": rows,
+                         "summary": {g: summary(r) for g, r in groups.items() if r}}
         write_text_atomic(results_file, json.dumps(results, indent=1) + "\n")
 
     real_cases = [c for c, *_ in held_out if "/" not in c]

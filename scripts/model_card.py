@@ -7,7 +7,7 @@ Takes a finished ``scripts/train_isla_b.py`` run folder and
 2. predicts, through the same in-process path as ``isla predict`` without ``-m``, the real cases of
    ``--data`` (ISLES'22 0009, SOOP sub-3) and ``--cases`` simulated cases of each domain on its native
    grid (seed ``--seed``, a stream the training data did not use), and scores them with ``isla
-   evaluate``'s metrics;
+   evaluate``'s metrics; then all of them again with ``isla predict --adc-check`` (``WORKDIR/adc_check``);
 3. writes ``isla_nnunet/shipped_model/figures.json`` and renders ``docs/model_card.md`` from it.
 
 Prediction outputs go to ``--workdir`` (outside the repository; finished cases are reused).
@@ -51,10 +51,11 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def scored(models, name: str, dwi: Path, adc: Path, truth: Path, outdir: Path, by_region: bool = False) -> dict:
+def scored(models, name: str, dwi: Path, adc: Path, truth: Path, outdir: Path, by_region: bool = False,
+           adc_check: bool = False) -> dict:
     from isla_nnunet.prediction.error_regions import errors_by_region_files
 
-    case = shipped_demo.predict_and_score(models, name, dwi, adc, truth, outdir)
+    case = shipped_demo.predict_and_score(models, name, dwi, adc, truth, outdir, adc_check=adc_check)
     regions = errors_by_region_files(outdir, truth) if by_region else {}
     return {**{k: round(v, 4) for k, v in case.scores.items()}, "predict_s": case.seconds, **regions}
 
@@ -123,24 +124,28 @@ def main() -> None:
     weights = torch.load(checkpoint, map_location="cpu", weights_only=True)["network_weights"]
     print(f"packed {trained} -> {folder} ({checkpoint.stat().st_size / 1e6:.1f} MB)")
 
-    real, simulated = {}, {}
+    measured = {}
     with ModelSet.load([folder], device="cpu") as models:
-        for case, (dwi, adc, mask) in REAL_CASE_FILES.items():
-            if (args.data / dwi).exists():
-                real[case] = scored(models, case, args.data / dwi, args.data / adc, args.data / mask,
-                                    args.workdir / "real" / case, by_region=True)
-                print(case, real[case]["dice"], real[case]["lesion_f1"])
-        for domain in DOMAINS:
-            scans = args.workdir / "simulated" / domain
-            if not (scans / f"case_{args.cases - 1:04d}.json").exists():
-                write_native_cases(scans, args.cases, domain=domain, seed=args.seed, overwrite=True)
-            rows = [{"case": f"case_{k:04d}", **scored(
-                        models, f"{domain}_{k:04d}", scans / f"case_{k:04d}_dwi.nii.gz",
-                        scans / f"case_{k:04d}_adc.nii.gz", scans / f"case_{k:04d}_msk.nii.gz",
-                        args.workdir / "predicted" / domain / f"case_{k:04d}")}
-                    for k in range(args.cases)]
-            simulated[domain] = medians(rows)
-            print(domain, simulated[domain]["median_dice"], simulated[domain]["median_lesion_f1"])
+        for adc_check, outputs in ((False, args.workdir), (True, args.workdir / "adc_check")):
+            real, simulated = {}, {}
+            for case, (dwi, adc, mask) in REAL_CASE_FILES.items():
+                if (args.data / dwi).exists():
+                    real[case] = scored(models, case, args.data / dwi, args.data / adc, args.data / mask,
+                                        outputs / "real" / case, by_region=True, adc_check=adc_check)
+                    print(case, "ADC check" if adc_check else "", real[case]["dice"], real[case]["lesion_f1"])
+            for domain in DOMAINS:
+                scans = args.workdir / "simulated" / domain
+                if not (scans / f"case_{args.cases - 1:04d}.json").exists():
+                    write_native_cases(scans, args.cases, domain=domain, seed=args.seed, overwrite=True)
+                rows = [{"case": f"case_{k:04d}", **scored(
+                            models, f"{domain}_{k:04d}", scans / f"case_{k:04d}_dwi.nii.gz",
+                            scans / f"case_{k:04d}_adc.nii.gz", scans / f"case_{k:04d}_msk.nii.gz",
+                            outputs / "predicted" / domain / f"case_{k:04d}", adc_check=adc_check)}
+                        for k in range(args.cases)]
+                simulated[domain] = medians(rows)
+                print(domain, "ADC check" if adc_check else "", simulated[domain]["median_dice"],
+                      simulated[domain]["median_lesion_f1"])
+            measured[adc_check] = {"real": real, "simulated": simulated}
 
     domains = results["data"].get("domains", ["source"])
     commit = args.train_commit or results["data"].get("code_commit")
@@ -166,7 +171,7 @@ def main() -> None:
         "command": "python scripts/model_card.py --run RUN --workdir CARD "
                    f"--cases {args.cases} --seed {args.seed}",
         "software": {"python": platform.python_version(), "torch": torch.__version__},
-        "real": real, "simulated": simulated, "simulated_seed": args.seed,
+        **measured[False], "adc_check": measured[True], "simulated_seed": args.seed,
     }
     temporary = SHIPPED_ROOT / f"{FIGURES_FILE}.tmp"
     temporary.write_text(json.dumps(figures, indent=1) + "\n")

@@ -77,6 +77,10 @@ def add_prediction_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-small-lesions", action="store_true",
                         help="re-add one native voxel for each predicted lesion lost when mapping back "
                              "(off: ISLA's p > 0.5 on the mapped probability)")
+    parser.add_argument("--adc-check", action="store_true",
+                        help="remove predicted lesions whose median ADC is not below normal parenchyma's (no "
+                             "restricted diffusion: shine-through, artefacts, old infarcts); listed in "
+                             "report.json (off, as in ISLA)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
 
@@ -87,7 +91,7 @@ def prediction_settings(args: argparse.Namespace):
                               save_reference=getattr(args, "save_reference", False), save_mni=args.save_mni,
                               viewer=args.viewer,
                               overwrite=args.overwrite, keep_small_lesions=args.keep_small_lesions,
-                              territory_atlases=_atlases(args))
+                              adc_check=args.adc_check, territory_atlases=_atlases(args))
 
 
 def _atlases(args: argparse.Namespace) -> tuple:

@@ -81,6 +81,7 @@ def _simulated_table(simulated: dict) -> list[str]:
 
 
 def _goals(figures: dict) -> list[str]:
+    """One line per goal, from ``figures``' ``real`` and ``simulated`` entries."""
     lines = []
     for key, (metric, goal) in GOALS.items():
         if key in figures["real"]:
@@ -90,6 +91,27 @@ def _goals(figures: dict) -> list[str]:
     for domain, s in figures["simulated"].items():
         lines.append(f"- simulated {domain} held-out median Dice: {goal_text(float(s[metric]), '>=', goal)}")
     return lines
+
+
+def _adc_check_section(checked: dict) -> list[str]:
+    """The same cases predicted with ``isla predict --adc-check`` (figures' ``adc_check`` entry)."""
+    return [
+        "## With `isla predict --adc-check`",
+        "The ADC check (off by default, as in ISLA) removes predicted lesions whose median ADC is not below "
+        "the median ADC of the case's normal-appearing parenchyma (no restricted diffusion: T2 shine-through, "
+        "susceptibility artefacts, old infarcts); see docs/predict.md. The same cases and model:",
+        "",
+        *_real_table(checked["real"]),
+        "",
+        *_errors(checked["real"]),
+        "",
+        *_simulated_table(checked["simulated"]),
+        "",
+        "Goals with the check:",
+        "",
+        *_goals(checked),
+        "",
+    ]
 
 
 def training_domains(training: dict) -> list[dict]:
@@ -215,5 +237,6 @@ def render(figures: dict) -> str:
         "",
         *_goals(figures),
         "",
+        *(_adc_check_section(figures["adc_check"]) if "adc_check" in figures else []),
     ]
     return "\n".join(lines)

@@ -15,6 +15,8 @@ Steps (ISLA §3.2.1; timings of each go into the report):
    post-processing (``postprocessing.json``) makes its mask;
 7. ``to_native``: the probability linearly onto the native DWI grid, the mask with the project's
    mask rule (linear, > 0.5, lesions smaller than a reference voxel kept);
+   ``adc_check`` (with ``adc_check``): lesions whose median ADC is not below normal parenchyma's are
+   removed from the mask (:mod:`.adc_check`; the probability map is left as the models made it);
 8. ``outputs``: lesion table, report, QC picture, written to a hidden folder beside ``outdir`` that is
    renamed to ``outdir`` at the end, so a failed case leaves nothing behind.
 
@@ -52,6 +54,7 @@ from isla_nnunet.io.atomic import write_text_atomic
 from isla_nnunet.io.case import NativeCase, load_case
 from isla_nnunet.io.images import write_image
 from isla_nnunet.io.leftovers import remove_dead_staging, staging_name
+from isla_nnunet.prediction.adc_check import check_restricted_diffusion
 from isla_nnunet.prediction.ensemble import combine, describe
 from isla_nnunet.prediction.models import ModelSet
 from isla_nnunet.prediction.qc import write_qc_png
@@ -102,6 +105,8 @@ class PredictionSettings:
             each adds lesion volume per region to report.json and the dominant region to lesions.csv.
         keep_small_lesions: re-add one native voxel for every predicted lesion that mapping back to the
             native grid loses (off: ISLA's p > 0.5 on the mapped probability, nothing invented).
+        adc_check: remove predicted lesions without restricted diffusion (:mod:`.adc_check`; off, as
+            in ISLA); what it removed goes into report.json's ``prediction.adc_check``.
     """
 
     ensemble: str = "mean"
@@ -111,6 +116,7 @@ class PredictionSettings:
     viewer: bool = False
     overwrite: bool = False
     keep_small_lesions: bool = False
+    adc_check: bool = False
     territory_atlases: tuple = ()
 
 
@@ -284,6 +290,12 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
         mask_source = combined.probability if combined.mask_from_probability else decided
         mask = sitk.Cast(registration.to_native(mask_source, kind="mask",
                                                 keep_small_lesions=settings.keep_small_lesions), sitk.sitkUInt8)
+    checked = None
+    if settings.adc_check:
+        with timer.step("adc_check"):
+            checked = check_restricted_diffusion(sitk.GetArrayViewFromImage(mask), sitk.GetArrayViewFromImage(case.adc),
+                                                 sitk.GetArrayViewFromImage(brain))
+            mask = _image(checked.mask, mask, np.uint8)
     with timer.step("lesions"):
         lesions = lesion_table(mask, probability)
         totals = lesion_summary(lesions)
@@ -339,7 +351,8 @@ def predict_case(spec: CaseSpec, models: ModelSet, outdir: str | os.PathLike,
             ensemble=describe(settings.ensemble, len(models),
                               [m.postprocessing.describe() if m.postprocessing else None for m in models]),
             models=[model.to_dict() for model in models],
-            prediction={"device": models.device, "test_time_mirroring": models.tta}, outputs=outputs,
+            prediction={"device": models.device, "test_time_mirroring": models.tta,
+                        **({"adc_check": checked.to_dict(voxel_ml)} if checked else {})}, outputs=outputs,
             timings={**timer.seconds, "total": round(seconds, 3)}, territories=territories)
         write_text_atomic(staging / REPORT, json.dumps(report, indent=1) + "\n")
         _publish(staging, outdir, settings.overwrite)

@@ -271,13 +271,17 @@ def registration_failed(registration: dict | None) -> bool:
     return bool((registration or {}).get("qc_flagged", False))
 
 
-def predicted_by(report: str | os.PathLike, models: Sequence) -> bool:
+def predicted_by(report: str | os.PathLike, models: Sequence, tta: bool = False, adc_check: bool = False) -> bool:
     """Whether ``report`` (a report.json) exists and records the weights of ``models`` (loaded models with
-    ``weights_sha256``), member by member: a finished case can be reused only then, since a model
-    folder keeps its name when its weights are retrained or replaced. An unreadable report counts as
-    not made by them."""
+    ``weights_sha256``), member by member, predicted with test-time mirroring ``tta`` and the ADC check
+    ``adc_check``: a finished case can be reused only then, since a model folder keeps its name when its
+    weights are retrained or replaced. An unreadable report counts as not made by them."""
     try:
-        recorded = json.loads(Path(report).read_text(encoding="utf-8")).get("models", [])
+        content = json.loads(Path(report).read_text(encoding="utf-8"))
+        recorded = content.get("models", [])
+        prediction = content.get("prediction", {})
     except (OSError, ValueError, AttributeError):
         return False
-    return [m.get("weights_sha256") for m in recorded] == [list(m.weights_sha256) for m in models]
+    return ([m.get("weights_sha256") for m in recorded] == [list(m.weights_sha256) for m in models]
+            and bool(prediction.get("test_time_mirroring", False)) == tta
+            and ("adc_check" in prediction) == adc_check)

@@ -41,6 +41,23 @@ def test_card_derives_false_and_missed_volume_from_precision_and_recall():
     assert "| SOOP sub-3 | 0.400 | 0.500 | 2.00 | 9.0 | 8.00, 2 | 10.00, 3 |" in text
 
 
+def test_card_gives_the_adc_checked_figures_and_goals_beside_the_plain_ones():
+    figures = json.loads((SHIPPED_ROOT / FIGURES_FILE).read_text())
+    row = {"dice": 0.4, "lesion_f1": 0.55, "avd_ml": 2.0, "hd95_mm": 9.0, "precision": 0.5, "recall": 0.25,
+           "gt_volume_ml": 8.0, "pred_volume_ml": 10.0, "gt_lesions": 2, "pred_lesions": 3}
+    domain = {"cases": 4, "median_dice": 0.81, "median_lesion_f1": 1.0, "median_avd_ml": 0.5, "median_hd95_mm": 2.0}
+    plain = {"isles22_0009": {**row, "lesion_f1": 0.3}}
+    text = render({**figures, "real": plain, "simulated": {"randomised": {**domain, "median_dice": 0.7}},
+                   "adc_check": {"real": {"isles22_0009": row}, "simulated": {"randomised": domain}}})
+    plain_part, checked_part = text.split("## With `isla predict --adc-check`")
+    assert "ISLES'22 case 0009 lesion-f1: 0.300 (goal >= 0.5: missed)" in plain_part
+    assert "simulated randomised held-out median Dice: 0.700 (goal >= 0.8: missed)" in plain_part
+    assert "ISLES'22 case 0009 lesion-f1: 0.550 (goal >= 0.5: met)" in checked_part
+    assert "simulated randomised held-out median Dice: 0.810 (goal >= 0.8: met)" in checked_part
+    assert "| randomised | 4 | 0.810 | 1.000 | 0.50 | 2.0 |" in checked_part
+    assert "## With" not in render({k: v for k, v in figures.items() if k != "adc_check"})
+
+
 def test_card_names_every_training_domain_and_its_limits():
     figures = json.loads((SHIPPED_ROOT / FIGURES_FILE).read_text())
     training = {**{k: v for k, v in figures["training"].items()

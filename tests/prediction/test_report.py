@@ -146,3 +146,21 @@ def test_a_report_is_reused_only_for_the_weights_that_made_it(tmp_path, content,
     if content is not None:
         report.write_text(content)
     assert predicted_by(report, models) is reusable
+
+
+_MADE_BY_A = {"models": [{"weights_sha256": ["a0", "a1"]}]}
+
+
+@pytest.mark.parametrize("prediction, tta, adc_check, reusable", [
+    ({"test_time_mirroring": False}, False, False, True),
+    ({"test_time_mirroring": True}, False, False, False),          # mirrored: not the plain prediction
+    ({"test_time_mirroring": True}, True, False, True),
+    ({"test_time_mirroring": False}, True, False, False),
+    ({"test_time_mirroring": False, "adc_check": {"kept": 1, "removed": []}}, False, True, True),
+    ({"test_time_mirroring": False, "adc_check": {"kept": 1, "removed": []}}, False, False, False),
+    ({"test_time_mirroring": False}, False, True, False),          # not checked: rerun with the check
+])
+def test_a_report_is_reused_only_with_the_settings_that_made_it(tmp_path, prediction, tta, adc_check, reusable):
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({**_MADE_BY_A, "prediction": prediction}))
+    assert predicted_by(report, [_A], tta=tta, adc_check=adc_check) is reusable
