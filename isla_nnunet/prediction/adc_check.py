@@ -30,9 +30,11 @@ from dataclasses import dataclass
 
 import cc3d
 import numpy as np
+from scipy import ndimage
 
 from isla_nnunet.errors import ISLAError
 from isla_nnunet.evaluation.metrics import CONNECTIVITY
+from isla_nnunet.io.units import CANONICAL_ADC_UNIT
 
 CSF_ADC_CUT = 1500.0
 """1e-6 mm^2/s: voxels at or above it are not counted as parenchyma (CSF lies near 3000)."""
@@ -63,7 +65,7 @@ class ADCCheck:
     def to_dict(self, voxel_ml: float) -> dict:
         """report.json's ``prediction.adc_check`` entry."""
         return {"rule": "keep a lesion whose median ADC < the median ADC of normal-appearing parenchyma",
-                "parenchyma_median_adc": round(self.parenchyma_adc, 1), "adc_unit_mm2_per_s": 1e-6,
+                "parenchyma_median_adc": round(self.parenchyma_adc, 1), "adc_unit_mm2_per_s": CANONICAL_ADC_UNIT,
                 "kept": len(self.kept),
                 "removed": [lesion.to_dict(voxel_ml) for lesion in self.removed]}
 
@@ -92,19 +94,11 @@ def check_restricted_diffusion(mask: np.ndarray, adc: np.ndarray, brain: np.ndar
                         f"(0-{CSF_ADC_CUT:g} x 1e-6 mm^2/s); check the ADC map or run without --adc-check")
     reference = float(np.median(adc[parenchyma]))
     labels, count = cc3d.connected_components(mask, connectivity=CONNECTIVITY, return_N=True)
-    keep = np.zeros(count + 1, bool)
-    kept, removed = [], []
-    for number, voxels in enumerate(_component_voxels(labels, count), start=1):
-        median = float(np.median(adc.ravel()[voxels]))
-        lesion = CheckedLesion(int(voxels.size), median, median / reference)
-        keep[number] = median < reference
-        (kept if keep[number] else removed).append(lesion)
-    return ADCCheck(keep[labels], reference, tuple(kept), tuple(removed))
-
-
-def _component_voxels(labels: np.ndarray, count: int) -> list[np.ndarray]:
-    """Flat indices of each component 1..count, in one sort rather than one scan per component."""
-    flat = labels.ravel()
-    order = np.argsort(flat, kind="stable")
-    bounds = np.searchsorted(flat[order], np.arange(1, count + 2))
-    return [order[bounds[k]:bounds[k + 1]] for k in range(count)]
+    numbers = np.arange(1, count + 1)
+    medians = np.atleast_1d(ndimage.median(adc, labels, numbers)) if count else np.zeros(0)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    keep = np.concatenate([[False], medians < reference])
+    lesions = [CheckedLesion(int(size), float(median), float(median) / reference)
+               for size, median in zip(sizes, medians, strict=True)]
+    return ADCCheck(keep[labels], reference, tuple(les for les, k in zip(lesions, keep[1:], strict=True) if k),
+                    tuple(les for les, k in zip(lesions, keep[1:], strict=True) if not k))
